@@ -1,0 +1,31 @@
+# Everything a fresh machine with only Python needs: `make demo`, `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+LOGDIR ?= runs
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: install demo test bench clean
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m projector_tools.cli train --dataset demo --logdir $(LOGDIR)/demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q -ra tests
+
+bench: $(STAMP)
+	$(PY) bench/export.py
+	$(PY) bench/load.py
+	$(PY) bench/train.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,145 @@
+"""``projector-tools``: the command line.
+
+    projector-tools export SOURCE --logdir DIR [--vocab FILE] [--layer NAME]...
+    projector-tools train --logdir runs/NAME [--dataset demo|imdb_reviews/subwords8k]
+    projector-tools doctor LOGDIR [--fix] [--vocab FILE] [--json]
+    projector-tools neighbors LOGDIR TOKEN [-k 10]
+    projector-tools plot LOGDIR -o FILE.png
+
+Errors are one line on stderr and a non-zero exit status; ``--debug``
+shows the traceback too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+# Subcommands living in their own modules: (name, module, help). Each module
+# has ``configure_parser(parser)`` and ``run_cli(args) -> int`` and imports
+# TensorFlow lazily, so that building the parser stays fast.
+EXTERNAL_COMMANDS = [
+    ("train", "projector_tools.train", "train the seed's model and export its embedding"),
+    ("doctor", "projector_tools.doctor", "explain (and --fix) why a logdir shows nothing"),
+    ("neighbors", "projector_tools.neighbors", "cosine nearest neighbours of a token"),
+    ("plot", "projector_tools.plot", "a 2-D picture of a run, labelled, as PNG"),
+]
+
+
+def _quiet_tensorflow() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="projector-tools",
+        description="Get trained embeddings into TensorBoard's Embedding Projector, labelled.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser(
+        "export",
+        help="write a Projector-ready run from a model, checkpoint, .npy or word2vec file",
+        description=(
+            "SOURCE is a .keras model, a TensorFlow checkpoint (prefix or directory), "
+            "a Keras .weights.h5 file, a .npy array or a word2vec text file."
+        ),
+    )
+    p.add_argument("source", help="model, checkpoint, .npy or word2vec file")
+    p.add_argument("--logdir", required=True, help="run directory to write")
+    p.add_argument("--vocab", help="SubwordTextEncoder vocab file or one token per line")
+    p.add_argument("--layer", action="append", dest="layers", metavar="NAME",
+                   help="export only this layer/tensor (repeatable)")
+    p.add_argument("--max-rows", type=int, help="export only the first N rows")
+    p.add_argument("--allow-nonfinite", action="store_true", help="export NaN/Inf values too")
+    p.add_argument("--step", type=int, help="step number of this export")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(func=run_export)
+
+    for name, module, help_text in EXTERNAL_COMMANDS:
+        try:
+            mod = importlib.import_module(module)
+        except ImportError:
+            continue
+        if not hasattr(mod, "configure_parser"):
+            continue
+        sp = sub.add_parser(name, help=help_text, description=(mod.__doc__ or "").split("\n\n")[0])
+        mod.configure_parser(sp)
+        sp.set_defaults(func=mod.run_cli)
+    return parser
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from projector_tools.errors import ShapeMismatchError
+    from projector_tools.export import collect_tensors, normalize_metadata, prepare, write_run
+    from projector_tools.sources import load_source, load_vocab, note
+
+    vocab = load_vocab(args.vocab) if args.vocab else None
+    src = load_source(args.source, args.layers, vocab_size=len(vocab) if vocab is not None else None)
+    for line in src.notes:
+        note(line)
+    tensors = collect_tensors(src.tensors)
+    labels = dict(src.metadata)
+    if vocab is not None:
+        for name, value in tensors.items():
+            rows = int(value.shape[0])
+            if rows != len(vocab):
+                raise ShapeMismatchError(
+                    f"--vocab {args.vocab!r} has {len(vocab)} entries but tensor {name!r} has "
+                    f"{rows} rows; use the vocabulary the model was trained with "
+                    "(for a SubwordTextEncoder: its .subwords file, vocab_size rows)"
+                )
+            labels[name] = vocab
+    metas = normalize_metadata(labels or None, list(tensors))
+    matrices, metas = prepare(
+        tensors, metas, max_rows=args.max_rows, allow_nonfinite=args.allow_nonfinite
+    )
+    result = write_run(args.logdir, matrices, metas, step=args.step)
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        for t in result.tensors:
+            rows = f", {t.metadata_rows} labels" if t.metadata_rows is not None else ", no labels"
+            print(f"exported {t.name} {t.shape[0]}x{t.shape[1]}{rows}")
+        parent = os.path.dirname(os.path.abspath(result.logdir)) if "://" not in result.logdir else result.logdir
+        print(f"run: {result.logdir}")
+        print(f"view: tensorboard --logdir {parent}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    _quiet_tensorflow()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from projector_tools.errors import ProjectorToolsError
+
+    try:
+        return int(args.func(args) or 0)
+    except ProjectorToolsError as exc:
+        if args.debug:
+            raise
+        print(f"projector-tools: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("projector-tools: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - one line, not a TensorFlow traceback
+        if args.debug:
+            raise
+        first = (str(exc).strip().splitlines() or [""])[0]
+        print(
+            f"projector-tools: error: unexpected {type(exc).__name__}: {first} "
+            "(rerun with --debug for the traceback)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,471 @@
+"""Export orchestration: matrices + labels -> a run the Projector loads.
+
+A run directory written by :func:`export_embeddings` holds::
+
+    events.out.tfevents.*        so that `tensorboard --logdir <parent>` lists it
+    projector_config.pbtxt       tensor names and relative metadata paths
+    checkpoint                   state file, relative path to the latest export
+    embeddings-<step>.index      a checkpoint of only the exported tensors,
+    embeddings-<step>.data-*     keyed by readable names ("embedding")
+    metadata-<tensor>-<hash>.tsv one per distinct label set, row-aligned
+
+Every file is first written under a new name (the checkpoint under a new
+step, metadata under its content hash), then the config and finally the
+``checkpoint`` state file are switched over by atomic renames, and only
+then are older exports removed. A reader sees the previous export or the
+new one. Nothing is written before every input has been validated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from projector_tools import fsio
+from projector_tools.checkpoint import (
+    checkpoint_files,
+    read_tensor,
+    state_file_text,
+    write_checkpoint,
+)
+from projector_tools.errors import InputError, LogdirError, ShapeMismatchError
+from projector_tools.keras_layers import is_keras_model, layer_weights, select_embedding_layers
+from projector_tools.matrix import as_matrix
+from projector_tools.metadata import Metadata, as_metadata
+from projector_tools.projector_config import CONFIG_FILENAME, config_text, parse_config
+
+__all__ = ["ExportResult", "ExportedTensor", "export_embeddings", "DEFAULT_TENSOR_NAME"]
+
+DEFAULT_TENSOR_NAME = "embedding"
+CKPT_BASENAME = "embeddings"
+STATE_FILENAME = "checkpoint"
+_CKPT_RE = re.compile(r"^embeddings-(\d+)(?:_(\d+))?$")
+_EVENT_MARK = "tfevents"
+
+
+@dataclass(frozen=True)
+class ExportedTensor:
+    """One tensor of an export: its name, shape and metadata file."""
+
+    name: str
+    shape: tuple[int, int]
+    metadata_path: str | None
+    metadata_rows: int | None
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What :func:`export_embeddings` wrote.
+
+        >>> result = export_embeddings(np.ones((3, 2), "float32"), "runs/demo")
+        >>> result.names, result["embedding"].shape
+        (('embedding',), (3, 2))
+    """
+
+    logdir: str
+    step: int
+    checkpoint_prefix: str
+    config_path: str
+    tensors: tuple[ExportedTensor, ...]
+    files: tuple[str, ...] = field(default=())
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(t.name for t in self.tensors)
+
+    def __getitem__(self, name: str) -> ExportedTensor:
+        for t in self.tensors:
+            if t.name == name:
+                return t
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "logdir": self.logdir,
+            "step": self.step,
+            "checkpoint_prefix": self.checkpoint_prefix,
+            "config_path": self.config_path,
+            "tensors": [
+                {
+                    "name": t.name,
+                    "shape": list(t.shape),
+                    "metadata_path": t.metadata_path,
+                    "metadata_rows": t.metadata_rows,
+                }
+                for t in self.tensors
+            ],
+            "files": list(self.files),
+        }
+
+
+def export_embeddings(
+    source: Any,
+    logdir: str,
+    *,
+    metadata: Any = None,
+    layers: Sequence[str] | None = None,
+    step: int | None = None,
+    max_rows: int | None = None,
+    rows: Sequence[int] | None = None,
+    allow_nonfinite: bool = False,
+) -> ExportResult:
+    """Write ``source`` as a Projector-ready run into the directory ``logdir``.
+
+    ``source`` is a Keras model (its ``Embedding`` layers, or those named in
+    ``layers``), a mapping ``{tensor_name: 2-D array}``, or one 2-D array
+    (named ``embedding``). ``metadata`` is, for one tensor, a list of labels
+    or a :class:`~projector_tools.Metadata`; for several, a mapping
+    ``{tensor_name: labels}``. ``max_rows`` keeps the first N rows, ``rows``
+    an explicit id selection; the original id is kept in an ``id`` column.
+
+        >>> from projector_tools import export_embeddings, subword_metadata
+        >>> export_embeddings(model, "runs/imdb", metadata=subword_metadata(encoder))
+        >>> # then: tensorboard --logdir runs
+
+    Raises :class:`~projector_tools.errors.InputError` (bad arrays, labels,
+    layer names) or :class:`~projector_tools.errors.LogdirError` before
+    anything is written.
+    """
+    tensors = collect_tensors(source, layers)
+    labels = normalize_metadata(metadata, list(tensors))
+    matrices, metas = prepare(
+        tensors, labels, max_rows=max_rows, rows=rows, allow_nonfinite=allow_nonfinite
+    )
+    return write_run(logdir, matrices, metas, step=step)
+
+
+def collect_tensors(source: Any, layers: Sequence[str] | None = None) -> dict[str, Any]:
+    """``{tensor name: value}`` from a Keras model, a mapping or one array."""
+    if is_keras_model(source):
+        chosen = select_embedding_layers(source, layers)
+        return {name: layer_weights(layer) for name, layer in chosen.items()}
+    if layers is not None:
+        raise InputError(
+            "layers= only applies to a Keras model source; for arrays name the "
+            "tensors with a mapping {name: array}"
+        )
+    if isinstance(source, Mapping):
+        if not source:
+            raise InputError("the mapping of tensors is empty; pass {name: 2-D array}")
+        out = {}
+        for name, value in source.items():
+            check_tensor_name(name)
+            out[name] = value
+        return out
+    if source is None:
+        raise InputError(
+            "source is None; pass a Keras model, a {name: array} mapping or a 2-D array"
+        )
+    return {DEFAULT_TENSOR_NAME: source}
+
+
+def check_tensor_name(name: Any) -> None:
+    if not isinstance(name, str) or not name.strip():
+        raise InputError(f"tensor name {name!r} must be a non-empty string")
+    if ":" in name or any(c in name for c in "\n\r\t\"\\"):
+        raise InputError(
+            f"tensor name {name!r} may not contain ':', quotes, backslashes, tabs "
+            "or newlines (TensorBoard treats ':N' as an output index); rename it"
+        )
+
+
+def normalize_metadata(metadata: Any, names: list[str]) -> dict[str, Metadata]:
+    """``{tensor name: Metadata}`` from the forms ``export_embeddings`` accepts."""
+    if metadata is None:
+        return {}
+    if isinstance(metadata, Mapping) and not isinstance(metadata, Metadata):
+        unknown = [k for k in metadata if k not in names]
+        if unknown:
+            raise InputError(
+                f"metadata given for {unknown}, which is not an exported tensor; "
+                f"tensors are {names} (for one tensor you may pass the labels directly)"
+            )
+        return {k: as_metadata(v) for k, v in metadata.items() if v is not None}
+    if len(names) != 1:
+        raise InputError(
+            f"{len(names)} tensors are exported ({', '.join(names)}); pass metadata "
+            "as a mapping {tensor_name: labels}"
+        )
+    return {names[0]: as_metadata(metadata)}
+
+
+def prepare(
+    tensors: Mapping[str, Any],
+    labels: Mapping[str, Metadata],
+    *,
+    max_rows: int | None = None,
+    rows: Sequence[int] | None = None,
+    allow_nonfinite: bool = False,
+) -> tuple[dict[str, np.ndarray], dict[str, Metadata]]:
+    """Validate matrices and labels; apply the row selection to both."""
+    matrices: dict[str, np.ndarray] = {}
+    metas: dict[str, Metadata] = {}
+    for name, value in tensors.items():
+        meta = labels.get(name)
+        if max_rows is None and rows is None and meta is not None:
+            n_rows = _row_count(value)
+            if n_rows is not None and n_rows != len(meta):
+                raise ShapeMismatchError(_mismatch(name, n_rows, len(meta)))
+        matrix, ids = as_matrix(
+            value, name, allow_nonfinite=allow_nonfinite, max_rows=max_rows, rows=rows
+        )
+        if ids is None:
+            if meta is not None and len(meta) != matrix.shape[0]:
+                raise ShapeMismatchError(_mismatch(name, matrix.shape[0], len(meta)))
+        else:
+            full_rows = _row_count(value)
+            if meta is not None:
+                if len(meta) != full_rows:
+                    raise ShapeMismatchError(_mismatch(name, full_rows, len(meta)))
+                meta = meta.take(ids.tolist())
+                if "id" not in meta.names:
+                    meta = meta.with_column("id", ids.tolist())
+            else:
+                meta = Metadata({"id": ids.tolist()})
+        matrices[name] = matrix
+        if meta is not None:
+            metas[name] = meta
+    return matrices, metas
+
+
+def _row_count(value: Any) -> int | None:
+    shape = getattr(value, "shape", None)
+    if shape is not None and len(shape) >= 1:
+        return int(shape[0])
+    try:
+        return len(value)
+    except TypeError:
+        return None
+
+
+def _mismatch(name: str, rows: int, labels: int) -> str:
+    return (
+        f"tensor {name!r} has {rows} rows but its metadata has {labels} labels; the "
+        "Projector needs exactly one label per row (for a SubwordTextEncoder use "
+        "subword_metadata(encoder), which has vocab_size rows)"
+    )
+
+
+# --------------------------------------------------------------------------
+# Writing a run
+
+
+def _slug(name: str) -> str:
+    base = name.split("@")[0]
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", base).strip("_")[:60] or "tensor"
+
+
+def _is_event_file(name: str) -> bool:
+    return _EVENT_MARK in name and fsio.TMP_MARK not in name
+
+
+def child_runs(run_dir: str) -> list[str]:
+    """Direct subdirectories of ``run_dir`` that TensorBoard lists as runs."""
+    out = []
+    for name in fsio.listdir(run_dir):
+        path = fsio.join(run_dir, name)
+        if fsio.isdir(path) and any(_is_event_file(n) for n in fsio.listdir(path)):
+            out.append(name)
+    return sorted(out)
+
+
+def current_export(run_dir: str) -> tuple[str | None, int]:
+    """(relative checkpoint prefix, step) of the export now in ``run_dir``.
+
+    Raises :class:`LogdirError` when the run's ``checkpoint`` state file
+    belongs to something else (a training checkpoint), which an export would
+    otherwise clobber.
+    """
+    state_path = fsio.join(run_dir, STATE_FILENAME)
+    if not fsio.exists(state_path):
+        return None, 0
+    try:
+        text = fsio.read_text(state_path)
+        match = re.search(r'model_checkpoint_path:\s*"([^"]*)"', text)
+    except Exception:  # noqa: BLE001
+        match = None
+    rel = match.group(1) if match else None
+    m = _CKPT_RE.match(rel or "")
+    if m is None:
+        raise LogdirError(
+            f"{run_dir!r} already holds another checkpoint ({rel or 'unreadable state file'}) "
+            "with its 'checkpoint' state file; TensorBoard reads one checkpoint per run, "
+            "so export into a run directory of its own, e.g. "
+            f"{fsio.join(run_dir, 'projector')!r}"
+        )
+    return rel, int(m.group(1))
+
+
+def read_current_tensors(run_dir: str) -> dict[str, np.ndarray]:
+    """The tensors of the export now in ``run_dir`` (empty when none)."""
+    rel, _ = current_export(run_dir)
+    if rel is None:
+        return {}
+    from projector_tools.checkpoint import checkpoint_shapes
+
+    prefix = fsio.join(run_dir, rel)
+    return {name: read_tensor(prefix, name) for name in checkpoint_shapes(prefix)}
+
+
+def _unique_prefix(run_dir: str, step: int) -> str:
+    rel = f"{CKPT_BASENAME}-{step}"
+    k = 0
+    while checkpoint_files(fsio.join(run_dir, rel)):
+        k += 1
+        rel = f"{CKPT_BASENAME}-{step}_{k}"
+    return rel
+
+
+def _ensure_event_file(run_dir: str) -> None:
+    if any(_is_event_file(n) for n in fsio.listdir(run_dir)):
+        return
+    from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+    writer = EventFileWriter(run_dir)
+    writer.flush()
+    writer.close()
+
+
+def write_run(
+    logdir: str,
+    matrices: Mapping[str, np.ndarray],
+    metas: Mapping[str, Metadata],
+    *,
+    step: int | None = None,
+    keep_previous: int = 0,
+) -> ExportResult:
+    """Write validated ``matrices``/``metas`` into run ``logdir``, atomically.
+
+    ``keep_previous`` older exports stay on disk (a running TensorBoard may
+    still be reading them); the rest are removed.
+    """
+    logdir = str(logdir)
+    fsio.ensure_dir(logdir)
+    kids = child_runs(logdir)
+    if kids:
+        raise LogdirError(
+            f"{logdir!r} holds other runs ({', '.join(kids)}): TensorBoard would show "
+            "this export's checkpoint, unlabelled, in each of them. Export into a run "
+            f"directory of its own, e.g. {fsio.join(logdir, 'projector')!r}, or into "
+            f"the run itself, e.g. {fsio.join(logdir, kids[0])!r}"
+        )
+    old_rel, old_step = current_export(logdir)
+    new_step = int(step) if step is not None else old_step + 1
+    rel_prefix = _unique_prefix(logdir, new_step)
+
+    _ensure_event_file(logdir)
+
+    # 1. metadata, content-addressed (an unchanged label set is not rewritten)
+    existing = set(fsio.listdir(logdir))
+    meta_names: dict[str, str] = {}
+    meta_rows: dict[str, int] = {}
+    by_hash: dict[str, str] = {}
+    for name, meta in metas.items():
+        data = meta.to_bytes()
+        digest = hashlib.sha1(data).hexdigest()[:12]
+        if digest not in by_hash:
+            reuse = [n for n in existing if n.startswith("metadata-") and n.endswith(f"-{digest}.tsv")]
+            fname = reuse[0] if reuse else f"metadata-{_slug(name)}-{digest}.tsv"
+            if not reuse:
+                fsio.atomic_write(fsio.join(logdir, fname), data)
+            by_hash[digest] = fname
+        meta_names[name] = by_hash[digest]
+        meta_rows[name] = len(meta)
+
+    # 2. the checkpoint, under a step no reader knows yet
+    prefix = fsio.join(logdir, rel_prefix)
+    try:
+        write_checkpoint(prefix, matrices)
+    except Exception as exc:  # noqa: BLE001
+        for f in checkpoint_files(prefix):
+            fsio.remove(f)
+        raise LogdirError(f"writing the checkpoint {prefix!r} failed: {exc}") from None
+
+    # 3. the config, then 4. the state file: the switch-over
+    config_path = fsio.join(logdir, CONFIG_FILENAME)
+    keep_meta = set(meta_names.values())
+    if keep_previous > 0:
+        keep_meta |= _config_metadata_files(logdir)
+    text = config_text((name, meta_names.get(name)) for name in matrices)
+    if not fsio.exists(config_path) or fsio.read_bytes(config_path) != text.encode():
+        fsio.atomic_write(config_path, text)
+    kept = _previous_prefixes(logdir, old_rel, keep_previous)
+    fsio.atomic_write(
+        fsio.join(logdir, STATE_FILENAME), state_file_text(rel_prefix, kept + [rel_prefix])
+    )
+
+    # 5. remove what no longer belongs to a kept export
+    _cleanup(logdir, keep_prefixes=set(kept + [rel_prefix]), keep_files=keep_meta)
+
+    exported = tuple(
+        ExportedTensor(
+            name=name,
+            shape=(int(m.shape[0]), int(m.shape[1])),
+            metadata_path=fsio.join(logdir, meta_names[name]) if name in meta_names else None,
+            metadata_rows=meta_rows.get(name),
+        )
+        for name, m in matrices.items()
+    )
+    files = [config_path, fsio.join(logdir, STATE_FILENAME)] + checkpoint_files(prefix)
+    files += sorted({fsio.join(logdir, f) for f in meta_names.values()})
+    return ExportResult(
+        logdir=logdir,
+        step=new_step,
+        checkpoint_prefix=prefix,
+        config_path=config_path,
+        tensors=exported,
+        files=tuple(files),
+    )
+
+
+def _previous_prefixes(logdir: str, old_rel: str | None, keep: int) -> list[str]:
+    if keep <= 0 or old_rel is None:
+        return []
+    try:
+        text = fsio.read_text(fsio.join(logdir, STATE_FILENAME))
+    except Exception:  # noqa: BLE001
+        return [old_rel]
+    listed = re.findall(r'all_model_checkpoint_paths:\s*"([^"]*)"', text) or [old_rel]
+    listed = [p for p in listed if _CKPT_RE.match(p) and checkpoint_files(fsio.join(logdir, p))]
+    return listed[-keep:]
+
+
+def _config_metadata_files(logdir: str) -> set[str]:
+    try:
+        config = read_run_config(logdir)
+    except Exception:  # noqa: BLE001
+        return set()
+    if config is None:
+        return set()
+    return {e.metadata_path for e in config.embeddings if e.metadata_path}
+
+
+def _cleanup(logdir: str, *, keep_prefixes: set[str], keep_files: set[str]) -> None:
+    for name in fsio.listdir(logdir):
+        path = fsio.join(logdir, name)
+        if name.startswith(f"{CKPT_BASENAME}-"):
+            stem = name.split(".", 1)[0]
+            intact = (name.endswith(".index") or re.search(r"\.data-\d+-of-\d+$", name)) and (
+                "tempstate" not in name and fsio.TMP_MARK not in name
+            )
+            if stem in keep_prefixes and intact:
+                continue
+            fsio.remove(path)
+        elif name.startswith("metadata-") and name.endswith(".tsv"):
+            if name not in keep_files:
+                fsio.remove(path)
+        elif fsio.TMP_MARK in name:
+            fsio.remove(path)
+
+
+def read_run_config(run_dir: str):
+    """The parsed ``projector_config.pbtxt`` of ``run_dir`` (or None)."""
+    path = fsio.join(run_dir, CONFIG_FILENAME)
+    if not fsio.exists(path):
+        return None
+    return parse_config(fsio.read_text(path))
