@@ -1,0 +1,188 @@
+"""``ProjectorCallback``: Projector-ready embeddings during ``model.fit``.
+
+Keras 3's own ``keras.callbacks.TensorBoard(embeddings_freq=...)`` writes
+``.weights.h5`` files the Projector cannot read. This callback exports the
+model's ``Embedding`` layers with :func:`~projector_tools.export_embeddings`'
+machinery instead::
+
+    import keras
+    from projector_tools import ProjectorCallback, subword_metadata
+
+    model = keras.Sequential([
+        keras.layers.Embedding(encoder.vocab_size, 16),
+        keras.layers.GlobalAveragePooling1D(),
+        keras.layers.Dense(16, activation="relu"),
+        keras.layers.Dense(1),
+    ])
+    model.compile("adam", keras.losses.BinaryCrossentropy(from_logits=True), ["accuracy"])
+    model.fit(train_batches, epochs=10, validation_data=test_batches,
+              callbacks=[ProjectorCallback("runs/imdb", metadata=subword_metadata(encoder))])
+    # then: tensorboard --logdir runs
+
+Where the run goes: into ``logdir`` itself, unless ``logdir`` already holds
+child runs, as ``keras.callbacks.TensorBoard(log_dir=logdir)`` makes
+(``train/``, ``validation/``). A checkpoint in ``logdir`` would then show up,
+unlabelled, in every child run, so the export goes into ``logdir/train``,
+beside the training scalars, where Keras itself puts embeddings (or into
+``logdir/projector`` when there is no ``train/``). :attr:`run_dir` tells
+where it went.
+
+History: by default only the latest export stays on disk (older checkpoint
+files are removed). With ``keep_history=True`` every exported epoch stays
+selectable in the Projector's tensor drop-down, as ``<layer>@epoch<N>``
+tensors of one checkpoint sharing one metadata file.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import keras
+
+from projector_tools import fsio
+from projector_tools.errors import InputError, ShapeMismatchError
+from projector_tools.export import (
+    ExportResult,
+    child_runs,
+    normalize_metadata,
+    prepare,
+    read_current_tensors,
+    write_run,
+)
+from projector_tools.keras_layers import layer_weights, select_embedding_layers
+from projector_tools.metadata import Metadata
+
+__all__ = ["ProjectorCallback"]
+
+_HISTORY_RE = re.compile(r"^(?P<base>.+)@epoch(?P<epoch>\d+)$")
+KERAS_TRAIN_RUN = "train"
+OWN_RUN = "projector"
+
+
+def projector_run_dir(logdir: str) -> str:
+    """Where the callback's Projector run goes for ``logdir`` (see module doc)."""
+    kids = child_runs(logdir) if fsio.isdir(logdir) else []
+    if not kids:
+        return logdir
+    if KERAS_TRAIN_RUN in kids:
+        return fsio.join(logdir, KERAS_TRAIN_RUN)
+    return fsio.join(logdir, OWN_RUN)
+
+
+class ProjectorCallback(keras.callbacks.Callback):
+    """Export ``Embedding`` layers for the Projector every ``every_n_epochs``.
+
+    Args:
+      logdir: the run directory (see the module doc for the Keras
+        TensorBoard-callback case).
+      metadata: labels as in :func:`~projector_tools.export_embeddings`: for
+        one layer the labels or a :class:`~projector_tools.Metadata`, for
+        several a mapping ``{layer name: labels}``.
+      layers: names of the ``Embedding`` layers to export (default: all).
+      every_n_epochs: export after every N-th epoch (and at the end).
+      keep_history: keep every exported epoch as ``<layer>@epoch<N>``.
+
+    Under a ``tf.distribute`` strategy only the chief writes.
+
+        >>> model.fit(x, y, epochs=3, callbacks=[ProjectorCallback("runs/demo")])
+    """
+
+    def __init__(
+        self,
+        logdir: str,
+        *,
+        metadata: Any = None,
+        layers: Sequence[str] | None = None,
+        every_n_epochs: int = 1,
+        keep_history: bool = False,
+    ):
+        super().__init__()
+        if int(every_n_epochs) < 1:
+            raise InputError(f"every_n_epochs must be >= 1, got {every_n_epochs}")
+        self.logdir = str(logdir)
+        self.metadata = metadata
+        self.layers = [layers] if isinstance(layers, str) else layers
+        self.every_n_epochs = int(every_n_epochs)
+        self.keep_history = bool(keep_history)
+        self.run_dir: str | None = None
+        self.last_result: ExportResult | None = None
+        self._chosen: dict[str, Any] = {}
+        self._metas: dict[str, Metadata] = {}
+        self._last_epoch: int | None = None
+        self._exported_epoch: int | None = None
+
+    # -- Keras hooks -------------------------------------------------------
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self._chosen = select_embedding_layers(self.model, self.layers)
+        self._metas = normalize_metadata(self.metadata, list(self._chosen))
+        for name, meta in self._metas.items():
+            rows = getattr(self._chosen[name], "input_dim", None)
+            if rows is not None and rows != len(meta):
+                raise ShapeMismatchError(
+                    f"Embedding layer {name!r} has {rows} rows (input_dim) but its metadata "
+                    f"has {len(meta)} labels; pass one label per id"
+                )
+        self.run_dir = None
+        self._last_epoch = None
+        self._exported_epoch = None
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self._last_epoch = epoch + 1
+        if (epoch + 1) % self.every_n_epochs == 0:
+            self._export(epoch + 1, final=False)
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        if self._last_epoch is None:
+            return
+        # The end-of-training export also removes the one older export kept
+        # while training for a TensorBoard that may still be reading it.
+        self._export(self._last_epoch, final=True)
+
+    # -- export ------------------------------------------------------------
+    def _is_chief(self) -> bool:
+        strategy = getattr(self.model, "distribute_strategy", None)
+        extended = getattr(strategy, "extended", None)
+        return bool(getattr(extended, "should_checkpoint", True))
+
+    def _export(self, epoch: int, *, final: bool) -> None:
+        if not self._is_chief():
+            return
+        if self.run_dir is None:
+            self.run_dir = projector_run_dir(self.logdir)
+        current = {name: layer_weights(layer) for name, layer in self._chosen.items()}
+        metas = dict(self._metas)
+        if self.keep_history:
+            tensors: dict[str, Any] = {}
+            for name, value in read_current_tensors(self.run_dir).items():
+                m = _HISTORY_RE.match(name)
+                if m and m.group("base") in current and int(m.group("epoch")) != epoch:
+                    tensors[name] = value
+            for name, value in current.items():
+                tensors[f"{name}@epoch{epoch}"] = value
+            tensors = dict(sorted(tensors.items(), key=_history_order))
+            metas = {
+                name: self._metas[_HISTORY_RE.match(name).group("base")]
+                for name in tensors
+                if _HISTORY_RE.match(name).group("base") in self._metas
+            }
+        else:
+            tensors = current
+        if final and self._exported_epoch == epoch and not self._has_old_exports():
+            return
+        matrices, metas = prepare(tensors, metas)
+        self.last_result = write_run(
+            self.run_dir, matrices, metas, step=epoch, keep_previous=0 if final else 1
+        )
+        self._exported_epoch = epoch
+
+    def _has_old_exports(self) -> bool:
+        assert self.run_dir is not None
+        names = fsio.listdir(self.run_dir)
+        return len({n.split(".", 1)[0] for n in names if n.startswith("embeddings-")}) > 1
+
+
+def _history_order(item: tuple[str, Any]) -> tuple[str, int]:
+    m = _HISTORY_RE.match(item[0])
+    return (m.group("base"), int(m.group("epoch"))) if m else (item[0], -1)
