@@ -153,10 +153,11 @@ def _load_npy(path: str) -> LoadedSource:
 def _looks_like_word2vec(path: str) -> bool:
     try:
         with fsio.gfile().GFile(path, "rb") as f:
-            first = f.readline(4096)
+            head = f.read(4096)
     except Exception:  # noqa: BLE001
         return False
-    return re.fullmatch(rb"\s*\d+\s+\d+\s*", first or b"") is not None
+    first = head.split(b"\n", 1)[0]
+    return re.fullmatch(rb"\s*\d+\s+\d+\s*", first) is not None
 
 
 def _load_word2vec(path: str) -> LoadedSource:
@@ -194,14 +195,35 @@ def _load_word2vec(path: str) -> LoadedSource:
     )
 
 
+_KERAS3_VAR = re.compile(r"(?:^|/)optimizer/_trainable_variables/(\d+)$")
+_SLOT = re.compile(r"OPTIMIZER_SLOT|(?:^|/)optimizer/_variables/|^_CHECKPOINTABLE|(?:^|/)save_counter")
+
+
 def readable_name(key: str) -> str:
-    """``layer_with_weights-0/embeddings/.ATTRIBUTES/VARIABLE_VALUE`` -> ``layer_with_weights-0``."""
+    """A Projector-friendly name for a checkpoint key.
+
+    ``layer_with_weights-0/embeddings/.ATTRIBUTES/VARIABLE_VALUE`` becomes
+    ``layer_with_weights-0``; Keras 3 models, whose variables a TF checkpoint
+    only reaches through the optimizer, give ``variable_<N>``.
+    """
     name = key.replace("/.ATTRIBUTES/VARIABLE_VALUE", "")
+    m = _KERAS3_VAR.search(name)
+    if m:
+        return f"variable_{m.group(1)}"
     for suffix in ("/embeddings", "/embedding"):
         if name.endswith(suffix) and len(name) > len(suffix):
             name = name[: -len(suffix)]
-    name = name.replace(":", "_")
-    return name
+    return name.replace(":", "_")
+
+
+def _is_model_tensor(key: str) -> bool:
+    """True for model variables; False for optimizer slots and bookkeeping."""
+    if _SLOT.search(key):
+        return False
+    bare = key.replace("/.ATTRIBUTES/VARIABLE_VALUE", "")
+    if "optimizer/" in bare and not _KERAS3_VAR.search(bare):
+        return False
+    return True
 
 
 def resolve_checkpoint_prefix(path: str) -> str:
@@ -228,11 +250,7 @@ def resolve_checkpoint_prefix(path: str) -> str:
 def _load_checkpoint(path: str, layers: Sequence[str] | None, vocab_size: int | None) -> LoadedSource:
     prefix = resolve_checkpoint_prefix(path)
     shapes = checkpoint_shapes(prefix)
-    two_d = {
-        k: s for k, s in shapes.items()
-        if len(s) == 2 and "OPTIMIZER_SLOT" not in k and not k.startswith("optimizer/")
-        and "/optimizer/" not in k and not k.startswith("_CHECKPOINTABLE")
-    }
+    two_d = {k: s for k, s in shapes.items() if len(s) == 2 and _is_model_tensor(k)}
     if not two_d:
         raise SourceError(f"checkpoint {prefix!r} holds no 2-D tensor to show")
     if layers:
@@ -253,6 +271,13 @@ def _load_checkpoint(path: str, layers: Sequence[str] | None, vocab_size: int | 
             chosen = {k: s for k, s in two_d.items() if s[0] == vocab_size}
             reason = f"with {vocab_size} rows, the vocabulary size"
         if not chosen:
+            by_rows = sorted(two_d.items(), key=lambda kv: -kv[1][0])
+            top = by_rows[0]
+            runner_up = by_rows[1][1][0] if len(by_rows) > 1 else -1
+            if top[1][0] > runner_up and top[1][0] > top[1][1]:
+                chosen = {top[0]: top[1]}
+                reason = "the 2-D model tensor with the most rows; choose another with --layer"
+        if not chosen:
             raise InputError(
                 f"no tensor in {prefix!r} looks like an embedding; pick one with --layer. "
                 "2-D tensors: " + ", ".join(f"{k} {two_d[k]}" for k in sorted(two_d))
@@ -261,6 +286,8 @@ def _load_checkpoint(path: str, layers: Sequence[str] | None, vocab_size: int | 
     notes = []
     for key in sorted(chosen):
         name = readable_name(key)
+        if len(chosen) == 1 and _KERAS3_VAR.search(key.replace("/.ATTRIBUTES/VARIABLE_VALUE", "")):
+            name = "embedding"
         if name in tensors:
             name = key.replace(":", "_")
         tensors[name] = read_tensor(prefix, key)
