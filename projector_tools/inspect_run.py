@@ -1,0 +1,449 @@
+"""Seeing a logdir the way TensorBoard 2.21's Projector plugin sees it.
+
+The rules, read from ``tensorboard/plugins/projector/projector_plugin.py``:
+
+* runs are the directories holding event files (``*tfevents*``); the logdir
+  itself is always looked at too, as run ``.``;
+* a run's ``projector_config.pbtxt`` is read from the run directory, and a
+  second one from ``run/plugins/projector/`` (which wins when it loads);
+* the checkpoint is the config's ``model_checkpoint_path`` (resolved against
+  TensorBoard's own working directory!), else the latest checkpoint of the
+  run directory, else that of its *parent*;
+* a run without a checkpoint (and without ``tensor_path`` tensors) is not
+  listed at all;
+* the tensor drop-down lists the config's entries plus every 2-D tensor of
+  the checkpoint except ``.OPTIMIZER_SLOT`` ones; a ``:0`` suffix is ignored;
+* metadata paths resolve against the config's directory and must stay inside
+  it.
+
+    >>> views = inspect_logdir("runs")
+    >>> [(v.name, [e.name for e in v.embeddings]) for v in views if v.listed]
+    [('imdb', ['embedding'])]
+
+:func:`choose_tensor` and :func:`load_points` give ``neighbors`` and ``plot``
+the matrix and labels a person sees for a run.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from projector_tools import fsio
+from projector_tools.errors import InputError, LogdirError, SourceError
+from projector_tools.metadata import ParsedTSV, parse_projector_tsv
+from projector_tools.projector_config import CONFIG_FILENAME
+
+EVENT_MARK = "tfevents"
+STATE_FILENAME = "checkpoint"
+PLUGIN_ASSETS = ("plugins", "projector")
+OPTIMIZER_SLOT = ".OPTIMIZER_SLOT"
+
+
+@dataclass
+class EmbeddingView:
+    """One entry of a run's tensor drop-down."""
+
+    name: str
+    shape: tuple[int, ...] | None = None
+    from_config: bool = False
+    in_checkpoint: bool = False
+    metadata_path: str | None = None  # as written in the config
+    tensor_path: str | None = None
+
+    @property
+    def rows(self) -> int | None:
+        return int(self.shape[0]) if self.shape else None
+
+
+@dataclass
+class RunView:
+    """A run (or candidate run) and what the Projector makes of it."""
+
+    name: str
+    dir: str
+    config_path: str | None = None
+    config: Any = None
+    config_error: str | None = None
+    checkpoint: str | None = None
+    checkpoint_source: str | None = None  # "config", "run", "parent"
+    checkpoint_error: str | None = None
+    shapes: dict[str, list[int]] = field(default_factory=dict)
+    embeddings: list[EmbeddingView] = field(default_factory=list)
+    listed: bool = False
+    has_events: bool = False
+
+    @property
+    def config_dir(self) -> str:
+        return _dirname(self.config_path) if self.config_path else self.dir
+
+
+def _dirname(path: str) -> str:
+    return posixpath.dirname(path) if fsio.is_remote(path) else os.path.dirname(path)
+
+
+def _normpath(path: str) -> str:
+    if fsio.is_remote(path):
+        scheme, rest = path.split("://", 1)
+        return scheme + "://" + posixpath.normpath(rest)
+    return os.path.normpath(path)
+
+
+def is_absolute(path: str) -> bool:
+    return fsio.is_remote(path) or os.path.isabs(os.path.expanduser(path))
+
+
+def relpath(path: str, start: str) -> str:
+    if fsio.is_remote(path):
+        rel = posixpath.relpath(path.split("://", 1)[1], start.split("://", 1)[1])
+    else:
+        rel = os.path.relpath(path, start)
+    return rel
+
+
+def is_event_file(name: str) -> bool:
+    return EVENT_MARK in name and fsio.TMP_MARK not in name
+
+
+# --------------------------------------------------------------------------
+# Discovery
+
+
+def walk_dirs(logdir: str) -> list[tuple[str, list[str]]]:
+    """``[(dir, file names)]`` for ``logdir`` and every directory below it."""
+    out = []
+    for dirpath, _dirs, files in fsio.gfile().walk(logdir):
+        out.append((dirpath.rstrip("/") if fsio.is_remote(dirpath) else dirpath, list(files)))
+    return out
+
+
+def run_name(logdir: str, path: str) -> str:
+    rel = relpath(path, logdir)
+    return "." if rel in ("", ".") else rel
+
+
+def discover_runs(logdir: str) -> dict[str, str]:
+    """``{run name: directory}`` for the directories TensorBoard lists as runs."""
+    runs = {}
+    for dirpath, files in walk_dirs(logdir):
+        if any(is_event_file(f) for f in files):
+            runs[run_name(logdir, dirpath)] = dirpath
+    return runs
+
+
+def latest_checkpoint_of(directory: str) -> tuple[str | None, str | None]:
+    """(prefix, error) of the latest checkpoint in ``directory``, as TensorFlow finds it."""
+    import tensorflow as tf
+
+    if not fsio.exists(fsio.join(directory, STATE_FILENAME)):
+        return None, None
+    try:
+        return tf.train.latest_checkpoint(directory), None
+    except tf.errors.NotFoundError:
+        return None, None
+    except Exception as exc:  # noqa: BLE001 - a damaged state file
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return None, f"the 'checkpoint' state file in {directory!r} is unreadable ({first})"
+
+
+def state_file_paths(directory: str) -> list[str]:
+    """The paths named in ``directory``'s ``checkpoint`` state file."""
+    path = fsio.join(directory, STATE_FILENAME)
+    if not fsio.exists(path):
+        return []
+    try:
+        text = fsio.read_text(path)
+    except Exception:  # noqa: BLE001
+        return []
+    return re.findall(r'(?:all_)?model_checkpoint_paths?:\s*"((?:[^"\\]|\\.)*)"', text)
+
+
+def parent_dir(path: str) -> str:
+    return _normpath(fsio.join(path, os.pardir))
+
+
+def _assets_dir_to_run_dir(assets_dir: str) -> str:
+    parts = assets_dir.replace("\\", "/").rstrip("/").split("/")
+    if len(parts) >= 2 and tuple(parts[-2:]) == PLUGIN_ASSETS:
+        return _normpath(fsio.join(assets_dir, os.pardir, os.pardir))
+    return assets_dir
+
+
+def _read_config(path: str) -> tuple[Any, str | None]:
+    from projector_tools.projector_config import parse_config
+
+    try:
+        return parse_config(fsio.read_text(path)), None
+    except Exception as exc:  # noqa: BLE001
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return None, first
+
+
+def inspect_pair(name: str, assets_dir: str, has_events: bool) -> RunView:
+    """One (run, directory) pair, following the plugin's ``_read_latest_config_files``."""
+    from projector_tools.checkpoint import checkpoint_shapes
+
+    run_dir = _assets_dir_to_run_dir(assets_dir)
+    view = RunView(name=name, dir=run_dir, has_events=has_events)
+    config_path = fsio.join(assets_dir, CONFIG_FILENAME)
+    config = None
+    if fsio.exists(config_path):
+        view.config_path = config_path
+        config, view.config_error = _read_config(config_path)
+        view.config = config
+    has_tensor_files = bool(config) and any(e.tensor_path for e in config.embeddings)
+    if config is not None and config.model_checkpoint_path:
+        view.checkpoint = config.model_checkpoint_path
+        view.checkpoint_source = "config"
+    else:
+        ckpt, err = latest_checkpoint_of(run_dir)
+        if ckpt:
+            view.checkpoint, view.checkpoint_source = ckpt, "run"
+        else:
+            pckpt, perr = latest_checkpoint_of(parent_dir(run_dir))
+            if pckpt:
+                view.checkpoint, view.checkpoint_source = _normpath(pckpt), "parent"
+            view.checkpoint_error = err or perr
+    if view.checkpoint:
+        if not fsio.gfile().glob(view.checkpoint + "*"):
+            view.checkpoint_error = f"checkpoint {view.checkpoint!r} does not exist"
+            view.listed = False
+            _collect_config_entries(view)
+            return view
+        try:
+            view.shapes = checkpoint_shapes(view.checkpoint)
+        except SourceError as exc:
+            view.checkpoint_error = str(exc)
+    elif not has_tensor_files:
+        _collect_config_entries(view)
+        return view  # TensorBoard skips this pair
+    view.listed = True
+    _collect_config_entries(view)
+    _add_checkpoint_tensors(view)
+    if not view.embeddings:
+        view.listed = False
+    return view
+
+
+def _collect_config_entries(view: RunView) -> None:
+    view.embeddings = []
+    if view.config is None:
+        return
+    for e in view.config.embeddings:
+        name = e.tensor_name
+        if name.endswith(":0"):
+            name = name[:-2]
+        if e.tensor_path and not name:
+            name = posixpath.basename(e.tensor_path)
+        ev = EmbeddingView(
+            name=name,
+            from_config=True,
+            metadata_path=e.metadata_path or None,
+            tensor_path=e.tensor_path or None,
+        )
+        if e.tensor_shape:
+            ev.shape = tuple(int(x) for x in e.tensor_shape)
+        view.embeddings.append(ev)
+
+
+def _canonical(name: str) -> str:
+    return name if ":" in name else name + ":0"
+
+
+def _add_checkpoint_tensors(view: RunView) -> None:
+    for ev in view.embeddings:
+        if ev.tensor_path and ev.shape is None:
+            ev.shape = _tensor_file_shape(view, ev)
+    if not view.shapes:
+        return
+    special = None
+    if view.embeddings and not view.embeddings[0].name and not view.embeddings[0].tensor_path:
+        special = view.embeddings.pop(0)
+    for tname, shape in view.shapes.items():
+        if len(shape) != 2 or OPTIMIZER_SLOT in tname:
+            continue
+        found = next((e for e in view.embeddings if _canonical(e.name) == _canonical(tname)), None)
+        if found is None:
+            found = EmbeddingView(
+                name=tname, metadata_path=special.metadata_path if special else None
+            )
+            view.embeddings.append(found)
+        found.in_checkpoint = True
+        if found.shape is None:
+            found.shape = tuple(int(x) for x in shape)
+
+
+def _tensor_file_shape(view: RunView, ev: EmbeddingView) -> tuple[int, ...] | None:
+    try:
+        arr = read_tensor_file(view, ev)
+    except Exception:  # noqa: BLE001
+        return None
+    return tuple(arr.shape)
+
+
+def read_tensor_file(view: RunView, ev: EmbeddingView) -> np.ndarray:
+    """A ``tensor_path`` tensor: TSV of floats, else raw float32 with tensor_shape."""
+    path = resolve_asset(view, ev.tensor_path or "")
+    raw = fsio.read_bytes(path)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        shape = ev.shape or ()
+        return np.frombuffer(raw, dtype=np.float32).reshape(shape)
+    rows = [
+        [float(x) for x in line.rstrip("\n").split("\t")]
+        for line in text.split("\n")
+        if line.strip()
+    ]
+    return np.asarray(rows, dtype=np.float32)
+
+
+def resolve_asset(view: RunView, path: str) -> str:
+    """A config path resolved the way the plugin does: against the config's dir."""
+    expanded = os.path.expanduser(path) if not fsio.is_remote(path) else path
+    if is_absolute(expanded):
+        return expanded
+    return _normpath(fsio.join(view.config_dir, expanded))
+
+
+def asset_outside_config_dir(view: RunView, path: str) -> bool:
+    """True when the plugin refuses ``path`` (it resolves outside the config dir)."""
+    resolved = resolve_asset(view, path)
+    if fsio.is_remote(resolved):
+        base = _normpath(view.config_dir).rstrip("/") + "/"
+        return not resolved.startswith(base)
+    base = os.path.realpath(view.config_dir)
+    try:
+        return os.path.commonpath([base, os.path.realpath(resolved)]) != base
+    except ValueError:
+        return True
+
+
+def inspect_pairs(logdir: str) -> list[RunView]:
+    """Every (run, directory) pair TensorBoard looks at, in its order.
+
+    A run with a config both in its directory and in ``plugins/projector/``
+    appears twice; :func:`inspect_logdir` keeps the one TensorBoard uses.
+    """
+    if not fsio.exists(logdir) or not fsio.isdir(logdir):
+        raise LogdirError(f"logdir {logdir!r} does not exist or is not a directory")
+    runs = discover_runs(logdir)
+    pairs: list[tuple[str, str, bool]] = [(n, d, True) for n, d in sorted(runs.items())]
+    extra = []
+    for name, path, _ in pairs:
+        assets = fsio.join(path, *PLUGIN_ASSETS)
+        if fsio.exists(fsio.join(assets, CONFIG_FILENAME)):
+            extra.append((name, assets, True))
+    pairs += extra
+    if "." not in runs:
+        pairs.append((".", logdir, False))
+    return [inspect_pair(name, path, has_events) for name, path, has_events in pairs]
+
+
+def inspect_logdir(logdir: str) -> list[RunView]:
+    """One view per run name: the pair whose config TensorBoard ends up using."""
+    views: dict[str, RunView] = {}
+    for view in inspect_pairs(logdir):
+        previous = views.get(view.name)
+        if previous is None or view.listed or not previous.listed:
+            views[view.name] = view
+    return list(views.values())
+
+
+def listed_runs(logdir: str) -> list[RunView]:
+    """The runs the Projector lists (those with at least one tensor)."""
+    return [v for v in inspect_logdir(logdir) if v.listed]
+
+
+# --------------------------------------------------------------------------
+# What a person sees: one tensor's points and labels
+
+
+@dataclass
+class Points:
+    """A run's tensor with the labels the Projector shows for its points."""
+
+    run: str
+    tensor: str
+    matrix: np.ndarray
+    labels: list[str]
+    parsed: ParsedTSV | None = None
+
+
+def read_metadata(view: RunView, ev: EmbeddingView) -> ParsedTSV | None:
+    if not ev.metadata_path:
+        return None
+    path = resolve_asset(view, ev.metadata_path)
+    if not fsio.exists(path):
+        return None
+    return parse_projector_tsv(fsio.read_bytes(path))
+
+
+def read_matrix(view: RunView, ev: EmbeddingView) -> np.ndarray:
+    from projector_tools.checkpoint import read_tensor
+
+    if ev.tensor_path:
+        return read_tensor_file(view, ev)
+    if not ev.in_checkpoint or not view.checkpoint:
+        raise SourceError(
+            f"tensor {ev.name!r} of run {view.name!r} is not in its checkpoint "
+            f"({view.checkpoint}); run `projector-tools doctor` on the logdir"
+        )
+    key = next((k for k in view.shapes if _canonical(k) == _canonical(ev.name)), ev.name)
+    return np.asarray(read_tensor(view.checkpoint, key), dtype=np.float32)
+
+
+def choose_tensor(
+    logdir: str, run: str | None = None, tensor: str | None = None
+) -> tuple[RunView, EmbeddingView]:
+    """The run and tensor to show: the ones named, else the first listed one
+    that has labels, else the first listed one."""
+    views = listed_runs(logdir)
+    if not views:
+        raise InputError(
+            f"TensorBoard's Projector lists no run in {logdir!r}; run "
+            f"`projector-tools doctor {logdir}` to see why"
+        )
+    if run is not None:
+        match = [v for v in views if v.name == run or _normpath(v.dir) == _normpath(run)]
+        if not match:
+            raise InputError(
+                f"no Projector run {run!r} in {logdir!r}; runs: {', '.join(v.name for v in views)}"
+            )
+        views = match
+    candidates = [(v, e) for v in views for e in v.embeddings if e.shape and len(e.shape) == 2]
+    if tensor is not None:
+        hits = [(v, e) for v, e in candidates if e.name == tensor]
+        if not hits:
+            names = sorted({e.name for _, e in candidates})
+            raise InputError(f"no tensor {tensor!r}; tensors: {', '.join(names)}")
+        return hits[0]
+    if not candidates:
+        raise InputError(f"the runs of {logdir!r} hold no loadable 2-D tensor")
+    labelled = [(v, e) for v, e in candidates if e.metadata_path]
+    return (labelled or candidates)[0]
+
+
+def load_points(logdir: str, run: str | None = None, tensor: str | None = None) -> Points:
+    """Matrix and first-column labels of a run's tensor, as the Projector shows them.
+
+    Points without a label (no metadata, or fewer label rows than points)
+    are labelled by their index, as the Projector does.
+
+        >>> p = load_points("runs/imdb")
+        >>> p.matrix.shape[0] == len(p.labels)
+        True
+    """
+    view, ev = choose_tensor(logdir, run, tensor)
+    matrix = read_matrix(view, ev)
+    parsed = read_metadata(view, ev)
+    labels = [str(i) for i in range(matrix.shape[0])]
+    if parsed is not None and len(parsed.rows) == matrix.shape[0]:
+        first = parsed.column(parsed.columns[0])
+        labels = [v if v is not None else "" for v in first]
+    return Points(run=view.name, tensor=ev.name, matrix=matrix, labels=labels, parsed=parsed)
