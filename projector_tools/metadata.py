@@ -148,7 +148,8 @@ class Metadata:
     """Named label columns of equal length: one row per matrix row.
 
     One column is written without a header (the Projector calls it
-    "label"); several columns get a header row of their names.
+    "label"); several columns get a header row of their names. Columns come
+    as a mapping, as keywords, or (one column) as a plain list.
 
         >>> m = Metadata({"label": ["<pad>", "the_"], "id": [0, 1]})
         >>> len(m), m.names
@@ -161,14 +162,25 @@ class Metadata:
 
     __slots__ = ("_columns",)
 
-    def __init__(self, columns: Mapping[str, Iterable[Any]]):
+    def __init__(self, columns: Mapping[str, Iterable[Any]] | Iterable[Any] | None = None,
+                 **named: Iterable[Any]):
         if isinstance(columns, Metadata):
             self._columns = dict(columns._columns)
             return
-        if not isinstance(columns, Mapping) or not columns:
+        if columns is None:
+            columns = {}
+        elif not isinstance(columns, Mapping):
+            if isinstance(columns, (str, bytes)):
+                raise InputError(
+                    "Metadata got a single string; pass one label per row, e.g. "
+                    "Metadata({'label': words}) or Metadata(label=words)"
+                )
+            columns = {"label": columns}  # a plain list of labels
+        columns = {**columns, **named}
+        if not columns:
             raise InputError(
                 "Metadata needs at least one named column, e.g. "
-                "Metadata({'label': words})"
+                "Metadata({'label': words}) or Metadata(label=words, kind=kinds)"
             )
         cols: dict[str, list[Any]] = {}
         for name, values in columns.items():
