@@ -16,8 +16,13 @@ $(STAMP): setup.cfg pyproject.toml
 
 install: $(STAMP)
 
+# The demo run is rebuilt from scratch each time (train refuses to mix runs).
 demo: $(STAMP)
+	rm -rf $(LOGDIR)/demo
 	$(PY) -m projector_tools.cli train --dataset demo --logdir $(LOGDIR)/demo
+	@echo ""
+	@echo "Now run:  $(VENV)/bin/tensorboard --logdir $(LOGDIR)/demo"
+	@echo "and open http://localhost:6006/#projector (run 'train', tensor 'embedding', color by 'kind')."
 
 test: $(STAMP)
 	$(PY) -m pytest -q -ra tests

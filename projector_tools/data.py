@@ -118,30 +118,30 @@ class TextData:
 
 _BR = re.compile(r"<\s*br\s*/?\s*>", re.IGNORECASE)
 _TAG = re.compile(r"</?(?:i|b|em|strong|p|hr|span|div|a)(?:\s[^<>]{0,200})?\s*/?>", re.IGNORECASE)
-_SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
-_NEWLINES = re.compile(r"\s*\n\s*")
+_SPACES = re.compile(r"\s+")
 
 
 def clean_review(text: str | bytes) -> str:
     """Review text as a model should see it.
 
-    ``<br />`` (any spelling) becomes a line break, simple formatting tags
+    ``<br />`` (any spelling) becomes a space, simple formatting tags
     (``<i>``, ``<b>``, ...) are dropped, HTML entities are decoded
-    (``&amp;`` -> ``&``), Unicode is NFC-normalised, runs of spaces collapse.
-    Quotes, apostrophes and non-ASCII letters are kept.
+    (``&amp;`` -> ``&``), Unicode is NFC-normalised, and every run of
+    whitespace (line breaks and tabs included) becomes one space. Quotes,
+    apostrophes and non-ASCII letters are kept. No line breaks survive:
+    a subword holding one could not be stored in a ``.subwords`` file,
+    which has one subword per line.
 
         >>> clean_review('Great!<br /><br />"Amélie" &amp; co.')
-        'Great!\\n"Amélie" & co.'
+        'Great! "Amélie" & co.'
     """
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
-    text = _BR.sub("\n", text)
+    text = _BR.sub(" ", text)
     text = _TAG.sub("", text)
     text = html.unescape(text)
     text = unicodedata.normalize("NFC", text)
-    text = _SPACES.sub(" ", text)
-    text = _NEWLINES.sub("\n", text)
-    return text.strip()
+    return _SPACES.sub(" ", text).strip()
 
 
 _POSITIVE = {"1", "1.0", "pos", "positive", "true", "yes", "y", "+", "+1", "good"}
@@ -579,6 +579,10 @@ def build_encoder(
     is counted once, then a binary search over the minimum subword count
     runs several rounds; each round is reported with the time so far.
     """
+    if int(target_vocab_size) < 258:
+        raise InputError(
+            f"target_vocab_size must be at least 258 (padding + 256 bytes + 1 subword), got {target_vocab_size}"
+        )
     base = _subword_encoder_class()
     start = time.monotonic()
     total = len(texts)
@@ -605,7 +609,9 @@ def build_encoder(
 
     progress(f"building a SubwordTextEncoder vocabulary (target {target_vocab_size}) from {total} reviews ...")
     built = _Reporting.build_from_corpus(corpus(), target_vocab_size=target_vocab_size)
-    encoder = base(vocab_list=built.subwords)
+    # A subword with a line break cannot be saved (one subword per line);
+    # drop such subwords: those characters are then byte-encoded.
+    encoder = base(vocab_list=[s for s in built.subwords if "\n" not in s])
     progress(f"vocabulary: {encoder.vocab_size} ids in {time.monotonic() - start:.1f} s")
     return encoder
 
