@@ -25,7 +25,8 @@ What a run directory ``L`` holds::
     L/run.json                 the options of the run (reused by --resume)
     L/encoder.subwords         the SubwordTextEncoder vocabulary (save_to_file)
     L/checkpoints/ckpt-N.*     tf.train.CheckpointManager checkpoints: model,
-                               optimizer and the epoch number N
+                               optimizer, the epoch number N (key ``epoch``)
+                               and the embedding (key ``embedding``)
     L/train/                   Keras TensorBoard scalars + the Projector run
     L/validation/              Keras TensorBoard validation scalars
 
@@ -45,6 +46,7 @@ import json
 import os
 import sys
 import time
+import types
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -397,7 +399,15 @@ def train(
     model = build_model(int(encoder.vocab_size), opts["embedding_dim"])
     model.optimizer.build(model.trainable_variables)
     epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
-    ckpt = tf.train.Checkpoint(model=model, optimizer=model.optimizer, epoch=epoch_var)
+    # The embedding is also a direct child, so that its checkpoint key is the
+    # readable ``embedding/.ATTRIBUTES/VARIABLE_VALUE`` (a checkpoint names a
+    # variable by its shortest path; without it that would be an optimizer path).
+    ckpt = tf.train.Checkpoint(
+        embedding=model.get_layer("embedding").embeddings,
+        model=model,
+        optimizer=model.optimizer,
+        epoch=epoch_var,
+    )
     ckpt_dir = os.path.join(logdir, CHECKPOINT_DIR)
     manager = tf.train.CheckpointManager(ckpt, ckpt_dir, max_to_keep=max_to_keep)
     initial_epoch = 0
@@ -516,3 +526,15 @@ def run_cli(args: argparse.Namespace) -> int:
     print(f"projector run: {result.projector_run} ({result.vocab_size} x {result.embedding_dim}, labelled)")
     print(f"view: {result.tensorboard_command()}")
     return 0
+
+
+# ``projector_tools.train`` names both this module and the function above:
+# once the module has been imported (the CLI imports it), the package
+# attribute ``train`` is the module. Make calling the module call the function,
+# so ``from projector_tools import train; train("runs/demo")`` always works.
+class _CallableModule(types.ModuleType):
+    def __call__(self, *args: Any, **kwargs: Any) -> TrainResult:
+        return train(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

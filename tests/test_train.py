@@ -1,0 +1,277 @@
+"""The trainer end to end: demo run served by a real TensorBoard, CSV training
+through the CLI, resume after SIGKILL/SIGINT, the offline IMDB failure."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from projector_checks import assert_run_serves
+from projector_tools.errors import InputError, LogdirError
+
+pytestmark = pytest.mark.slow
+
+ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
+CLI = [sys.executable, "-m", "projector_tools.cli"]
+
+
+def checkpoint_embedding(logdir) -> tuple[np.ndarray, int]:
+    """The embedding and epoch number of the newest training checkpoint in ``logdir``."""
+    import tensorflow as tf
+
+    prefix = tf.train.latest_checkpoint(os.path.join(str(logdir), "checkpoints"))
+    assert prefix is not None
+    reader = tf.train.load_checkpoint(prefix)
+    return (
+        reader.get_tensor("embedding/.ATTRIBUTES/VARIABLE_VALUE"),
+        int(reader.get_tensor("epoch/.ATTRIBUTES/VARIABLE_VALUE")),
+    )
+
+
+def saved_epoch(logdir) -> int | None:
+    """Epoch of the checkpoint the state file points at (None before the first)."""
+    state = os.path.join(str(logdir), "checkpoints", "checkpoint")
+    try:
+        with open(state, encoding="utf-8") as f:
+            m = re.search(r'^model_checkpoint_path: "ckpt-(\d+)"', f.read(), re.M)
+    except OSError:
+        return None
+    return int(m.group(1)) if m else None
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    from projector_tools import train
+
+    logdir = tmp_path_factory.mktemp("runs") / "demo"
+    result = train(str(logdir), epochs=3, verbose=0)
+    return logdir, result
+
+
+def test_demo_run_is_listed_and_serves_the_final_checkpoint_with_every_label(demo_run, tensorboard):
+    from projector_tools.data import load_encoder
+    from projector_tools.metadata import subword_metadata
+
+    logdir, result = demo_run
+    encoder = load_encoder(os.path.join(str(logdir), "encoder"))
+    assert result.vocab_size == encoder.vocab_size
+    assert result.projector_run == os.path.join(str(logdir), "train")
+    assert len(result.history["val_accuracy"]) == 3
+    embedding, epoch = checkpoint_embedding(logdir)
+    assert epoch == 3 and embedding.shape == (encoder.vocab_size, 16)
+
+    tb = tensorboard(logdir)  # the directory `make demo` tells the user to open
+    assert tb.wait_for_projector_runs() == ["train"]
+    assert tb.plugins().get("scalars") is True
+    labels = subword_metadata(encoder).column("label")
+    assert_run_serves(tb, "train", {"embedding": embedding}, labels={"embedding": labels})
+
+    # The picture the Projector draws: positive and negative demo words
+    # fall on opposite sides of the first principal component.
+    from projector_tools.demo_corpus import NEGATIVE_WORDS, POSITIVE_WORDS
+
+    served = tb.tensor("train", "embedding").reshape(embedding.shape)
+    centered = served - served.mean(axis=0)
+    pc1 = centered @ np.linalg.svd(centered, full_matrices=False)[2][0]
+    index = {label: i for i, label in enumerate(labels)}
+    pos = [pc1[index[w + "_"]] for w in POSITIVE_WORDS if w + "_" in index]
+    neg = [pc1[index[w + "_"]] for w in NEGATIVE_WORDS if w + "_" in index]
+    assert len(pos) > 20 and len(neg) > 20
+    assert min(pos) > max(neg) or max(pos) < min(neg)
+
+
+def test_a_run_is_not_mixed_with_another(demo_run, tmp_path):
+    from projector_tools import train
+
+    logdir, _ = demo_run
+    with pytest.raises(LogdirError, match="--resume"):
+        train(str(logdir), epochs=1, verbose=0)
+    with pytest.raises(InputError, match="embedding-dim=16"):
+        train(str(logdir), resume=True, embedding_dim=8, verbose=0)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    with pytest.raises(LogdirError, match="not empty"):
+        train(str(other), epochs=1, verbose=0)
+    assert os.listdir(other) == ["notes.txt"]
+
+
+def test_resume_of_a_finished_run_trains_nothing_and_keeps_the_export(demo_run, tmp_path):
+    from projector_tools import train
+    from projector_tools.export import read_current_tensors
+
+    logdir, _ = demo_run
+    copy = tmp_path / "demo"
+    shutil.copytree(logdir, copy)
+    before, epoch = checkpoint_embedding(copy)
+    result = train(str(copy), resume=True, verbose=0)
+    assert result.initial_epoch == epoch == 3 and result.history.get("val_accuracy", []) == []
+    assert np.array_equal(read_current_tensors(result.projector_run)["embedding"], before)
+
+
+def _start_training(logdir, epochs: int) -> subprocess.Popen:
+    return subprocess.Popen(
+        CLI + ["train", "--logdir", str(logdir), "--epochs", str(epochs), "--batch-size", "8"],
+        env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+def _wait_for_saved_epoch(proc: subprocess.Popen, logdir, timeout: float = 240) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        epoch = saved_epoch(logdir)
+        if epoch is not None and epoch >= 1:
+            return epoch
+        if proc.poll() is not None:
+            out, err = proc.communicate()
+            pytest.fail(f"training exited early ({proc.returncode}): {err[-2000:]}")
+        time.sleep(0.1)  # polling for the checkpoint file, not waiting blindly
+    proc.kill()
+    pytest.fail("no checkpoint was saved in time")
+
+
+def test_resume_after_sigkill_continues_from_the_last_saved_epoch(tmp_path):
+    from projector_tools import train
+    from projector_tools.export import read_current_tensors
+
+    logdir = tmp_path / "killed"
+    proc = _start_training(logdir, epochs=100)
+    try:
+        _wait_for_saved_epoch(proc, logdir)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.communicate()
+    assert proc.returncode == -signal.SIGKILL
+    _, done = checkpoint_embedding(logdir)
+    assert 1 <= done < 100
+
+    result = train(str(logdir), resume=True, epochs=done + 2, verbose=0)
+    assert result.initial_epoch == done
+    assert len(result.history["val_accuracy"]) == 2
+    final, epoch = checkpoint_embedding(logdir)
+    assert epoch == done + 2 == result.epochs
+    assert np.array_equal(read_current_tensors(result.projector_run)["embedding"], final)
+
+
+def test_sigint_stops_cleanly_and_cli_resume_continues(tmp_path):
+    logdir = tmp_path / "interrupted"
+    proc = _start_training(logdir, epochs=100)
+    try:
+        _wait_for_saved_epoch(proc, logdir)
+        os.kill(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err[-2000:]
+    assert "--resume" in err
+    _, done = checkpoint_embedding(logdir)
+
+    res = subprocess.run(
+        CLI + ["train", "--logdir", str(logdir), "--resume", "--epochs", str(done + 1), "--quiet"],
+        env=ENV, capture_output=True, text=True, timeout=300,
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert f"resuming from" in res.stderr and f"{done} epochs done" in res.stderr
+    assert f"trained epochs {done + 1}-{done + 1}" in res.stdout
+    assert checkpoint_embedding(logdir)[1] == done + 1
+
+
+def test_cli_trains_from_a_csv_of_messy_reviews(tmp_path):
+    import csv
+
+    from test_data import NEGATIVE_SNIPPETS, POSITIVE_SNIPPETS
+
+    path = tmp_path / "IMDB Dataset.csv"
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["review", "sentiment"])
+        for i in range(240):
+            pos = i % 2 == 0
+            pool = POSITIVE_SNIPPETS if pos else NEGATIVE_SNIPPETS
+            w.writerow([f"{pool[i % 4]} {pool[(i // 3) % 4]} Seen in {1990 + i % 30}.",
+                        "positive" if pos else "negative"])
+    logdir = tmp_path / "runs" / "csv"
+    res = subprocess.run(
+        CLI + ["train", "--logdir", str(logdir), "--data-csv", str(path), "--epochs", "2", "--quiet"],
+        env=ENV, capture_output=True, text=True, timeout=300,
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    m = re.search(r"validation accuracy: (0\.\d+|1\.0+)", res.stdout)
+    assert m, res.stdout
+    from projector_tools.data import load_encoder
+    from projector_tools.export import read_current_tensors
+
+    with open(logdir / "encoder.subwords", encoding="utf-8") as f:
+        assert f.readline().strip() == "### SubwordTextEncoder"
+    encoder = load_encoder(str(logdir / "encoder"))
+    exported = read_current_tensors(str(logdir / "train"))["embedding"]
+    assert exported.shape[0] == encoder.vocab_size
+    assert np.array_equal(exported, checkpoint_embedding(logdir)[0])
+    assert f"view: tensorboard --logdir {logdir}" in res.stdout
+
+
+def test_cli_imdb_offline_fails_in_seconds_and_writes_nothing(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    env = dict(ENV, PROJECTOR_TOOLS_IMDB_URL=f"http://127.0.0.1:{closed}/aclImdb_v1.tar.gz")
+    logdir = tmp_path / "runs" / "imdb"
+    data_dir = tmp_path / "tfds"
+    start = time.monotonic()
+    res = subprocess.run(
+        CLI + ["train", "--logdir", str(logdir), "--dataset", "imdb_reviews/subwords8k",
+               "--data-dir", str(data_dir)],
+        env=env, capture_output=True, text=True, timeout=120,
+    )
+    elapsed = time.monotonic() - start
+    assert res.returncode == 1
+    lines = [ln for ln in res.stderr.splitlines() if ln.startswith("projector-tools:")]
+    assert len(lines) == 1, res.stderr
+    assert os.path.join(str(data_dir), "downloads", "manual", "aclImdb_v1.tar.gz") in lines[0]
+    assert "--dataset demo" in lines[0]
+    assert not logdir.exists() and not (tmp_path / "runs").exists()
+    assert elapsed < 60, elapsed  # TensorFlow's import is most of it
+
+
+def test_pipeline_yields_every_review_once_in_length_buckets():
+    import tensorflow as tf
+
+    from projector_tools.train import make_dataset
+
+    rng = np.random.default_rng(0)
+    ids = [list(rng.integers(1, 50, size=int(n))) for n in rng.integers(1, 120, size=300)]
+    labels = [int(i % 2) for i in range(300)]
+    ds = make_dataset(ids, labels, batch_size=16, shuffle=True)
+    assert int(ds.cardinality()) > 0
+    for _ in range(2):  # two epochs, reshuffled
+        seen = []
+        padding = 0
+        batches = 0
+        for x, y in ds:
+            x = x.numpy()
+            lengths = (x != 0).sum(axis=1)
+            assert lengths.max() == x.shape[1]  # padded to the longest in the batch only
+            padding += int((x == 0).sum())
+            for row, n, label in zip(x, lengths, y.numpy()):
+                seen.append((tuple(row[:n]), int(label)))
+            batches += 1
+        assert batches == int(ds.cardinality())
+        assert sorted(seen) == sorted((tuple(r), y) for r, y in zip(ids, labels))
+    seed_padding = 0
+    for x, _ in tf.data.Dataset.from_generator(
+        lambda: ((np.asarray(r), np.int64(y)) for r, y in zip(ids, labels)),
+        output_signature=(tf.TensorSpec([None], tf.int64), tf.TensorSpec([], tf.int64)),
+    ).padded_batch(16, padded_shapes=([None], [])):
+        seed_padding += int((x.numpy() == 0).sum())
+    assert padding < seed_padding / 2
