@@ -861,6 +861,15 @@ def _fix_config(view: Any, vocab: Any, actions: list[str], notes: list[str]) -> 
         )
 
 
+def _used_views(views: list[Any]) -> list[Any]:
+    used: dict[str, Any] = {}
+    for view in views:
+        prev = used.get(view.name)
+        if prev is None or view.listed or not prev.listed:
+            used[view.name] = view
+    return list(used.values())
+
+
 def fix(logdir: str, vocab_path: str | None = None) -> tuple[list[str], list[str]]:
     """Repair ``logdir`` in place; return (what was done, what could not be).
 
@@ -879,14 +888,13 @@ def fix(logdir: str, vocab_path: str | None = None) -> tuple[list[str], list[str
         if f.code == "invisible_run" and f.path:
             _ensure_event_file(f.path)
             actions.append(f"added an empty event file to {f.path} so TensorBoard lists it")
-    views = inspect_pairs(logdir)
-    used: dict[str, Any] = {}
-    for view in views:
-        prev = used.get(view.name)
-        if prev is None or view.listed or not prev.listed:
-            used[view.name] = view
     done_dirs: set[str] = set()
-    for view in used.values():
+    for view in _used_views(inspect_pairs(logdir)):
+        for d in (view.dir, os.path.dirname(view.checkpoint or "") or view.dir):
+            if d not in done_dirs and fsio.exists(fsio.join(d, "checkpoint")):
+                done_dirs.add(d)
+                _rewrite_state_file(d, actions, notes)
+    for view in _used_views(inspect_pairs(logdir)):
         if view.config_error:
             continue
         if view.config_path and not view.checkpoint:
@@ -894,10 +902,6 @@ def fix(logdir: str, vocab_path: str | None = None) -> tuple[list[str], list[str
             if h5:
                 convert_keras_h5(view, h5, vocab, actions, notes)
             continue
-        for d in (view.dir, os.path.dirname(view.checkpoint or "") or view.dir):
-            if d not in done_dirs and fsio.exists(fsio.join(d, "checkpoint")):
-                done_dirs.add(d)
-                _rewrite_state_file(d, actions, notes)
         _fix_config(view, vocab, actions, notes)
     return actions, notes
 
@@ -915,7 +919,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
-def _print_report(report: Report, out=sys.stdout) -> None:
+def _print_report(report: Report, out: Any = None) -> None:
+    out = out if out is not None else sys.stdout
     print(f"logdir: {report.logdir}", file=out)
     print("Projector runs: " + (", ".join(report.runs) if report.runs else "none"), file=out)
     for t in report.tensors:

@@ -119,9 +119,11 @@ def run_cli(args: argparse.Namespace) -> int:
         return 0
     n, d = points.matrix.shape
     extra = f" (label on {len(rows)} rows, using row {rows[0]})" if len(rows) > 1 else ""
-    print(f"nearest neighbours of {args.token!r}{extra}{where}, {n} points x {d} dims, cosine:")
+    print(f"nearest neighbours of {args.token!r}{extra}{where}, {n} points x {d} dims")
     width = max((len(nb.label) for nb in result), default=5)
+    print(f"{'rank':>4}  {'cosine':>7}  {'label':<{width}}  distance (as the Projector shows it)")
     for nb in result:
-        print(f"{nb.rank:>4}  {nb.similarity:+.4f}  {nb.label:<{width}}  (row {nb.row})")
+        print(f"{nb.rank:>4}  {nb.similarity:+.4f}  {nb.label:<{width}}  "
+              f"{1.0 - nb.similarity:.3f}  (row {nb.row})")
     return 0
 

@@ -1,0 +1,323 @@
+"""`projector-tools doctor`: broken logdirs as users make them, checked against a
+real TensorBoard before and after `--fix`."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from projector_checks import assert_run_serves
+from projector_tools import Metadata, export_embeddings, subword_metadata
+from projector_tools.cli import main
+from projector_tools.metadata import escape_label, parse_projector_tsv
+from view_fixtures import LAYER, VOCAB, build_model, corpus
+
+
+def doctor(capsys, *args: str) -> tuple[int, str]:
+    capsys.readouterr()
+    rc = main(["doctor", *map(str, args)])
+    out = capsys.readouterr()
+    return rc, out.out + out.err
+
+
+def doctor_json(capsys, logdir) -> tuple[int, dict]:
+    rc, out = doctor(capsys, logdir, "--json")
+    return rc, json.loads(out[out.index("{"):])
+
+
+def codes(report: dict) -> set[str]:
+    return {f["code"] for f in report["findings"] if f["severity"] in ("error", "warning")}
+
+
+# --------------------------------------------------------------------------
+# Fixtures written the way users write them
+
+
+def keras_callback_logdir(tmp_path):
+    """A logdir from Keras 3's own ``TensorBoard(embeddings_freq=1, embeddings_metadata=...)``.
+
+    The metadata is a vocabulary written one token per line with padding ''
+    first, as people write ``TextVectorization.get_vocabulary()``.
+    """
+    import keras
+
+    logdir = tmp_path / "keras_logs"
+    meta = tmp_path / "vocab.tsv"
+    meta.write_text("".join(f"{t}\n" for t in VOCAB), encoding="utf-8")
+    keras.utils.set_random_seed(1)
+    model = build_model()
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    x, y = corpus(n=64)
+    model.fit(x, y, epochs=1, batch_size=32, verbose=0, callbacks=[
+        keras.callbacks.TensorBoard(log_dir=str(logdir), embeddings_freq=1,
+                                    embeddings_metadata={LAYER: str(meta)})
+    ])
+    keras_callback_logdir.weights = np.asarray(model.get_layer(LAYER).get_weights()[0])
+    return logdir, VOCAB
+
+
+def demo_subword_logdir(tmp_path, drop_padding_row: bool):
+    """TensorBoard's projector demo: ``encoder.subwords`` as metadata, the
+    embedding saved with ``tf.train.Checkpoint`` (optionally without row 0)."""
+    import tensorflow as tf
+    import tensorflow_datasets as tfds
+    from tensorboard.plugins import projector
+
+    subwords = ["the_", "a_", "and_", "movie_", "film", "s_", "was_", " /><", "br", "good_",
+                "bad_", "great_", "ing_", "ed_", ", ", ". ", "it_", "is_", "this_", "of_"]
+    encoder = tfds.deprecated.text.SubwordTextEncoder(vocab_list=subwords)
+    logdir = tmp_path / "demo_logs"
+    logdir.mkdir()
+    with open(logdir / "metadata.tsv", "w", encoding="utf-8") as f:
+        for s in encoder.subwords:
+            f.write(f"{s}\n")
+    rng = np.random.default_rng(0)
+    weights = rng.normal(size=(encoder.vocab_size, 6)).astype("float32")
+    if drop_padding_row:
+        weights = weights[1:]
+    ckpt = tf.train.Checkpoint(embedding=tf.Variable(weights))
+    ckpt.save(str(logdir / "embedding.ckpt"))
+    config = projector.ProjectorConfig()
+    emb = config.embeddings.add()
+    emb.tensor_name = "embedding/.ATTRIBUTES/VARIABLE_VALUE"
+    emb.metadata_path = "metadata.tsv"
+    projector.visualize_embeddings(str(logdir), config)
+    vocab_file = tmp_path / "imdb_subwords"
+    encoder.save_to_file(str(vocab_file))
+    return logdir, encoder, weights, str(vocab_file) + ".subwords"
+
+
+# --------------------------------------------------------------------------
+# Acceptance
+
+
+def test_keras3_callback_logdir_is_explained_and_fixed(tmp_path, capsys, tensorboard):
+    logdir, vocab = keras_callback_logdir(tmp_path)
+    h5 = sorted((logdir / "train").glob("*.weights.h5"))
+    assert h5, "Keras did not write its .weights.h5"
+
+    rc, out = doctor(capsys, logdir)
+    assert rc == 1, out
+    assert ".weights.h5" in out and "keras_h5" in out
+    assert codes(doctor_json(capsys, logdir)[1]) >= {"keras_h5", "no_runs"}
+
+    rc, out = doctor(capsys, logdir, "--fix")
+    assert rc == 0, out
+    rc, out = doctor(capsys, logdir)
+    assert rc == 0, out
+    # nothing of the user's was deleted; the replaced config is kept as a backup
+    assert all(p.exists() for p in h5) and (tmp_path / "vocab.tsv").exists()
+    assert list(logdir.glob("projector_config.pbtxt.bak-*"))
+
+    tb = tensorboard(logdir)
+    assert_run_serves(tb, "train", {LAYER: keras_callback_logdir.weights},
+                      labels={LAYER: vocab})
+
+
+@pytest.mark.parametrize("drop_padding_row", [False, True])
+def test_tensorboard_demo_subword_metadata(tmp_path, capsys, tensorboard, drop_padding_row):
+    logdir, encoder, weights, vocab_file = demo_subword_logdir(tmp_path, drop_padding_row)
+    rc, report = doctor_json(capsys, logdir)
+    assert rc == 1
+    rows = [f for f in report["findings"] if f["code"] == "metadata_rows"]
+    assert len(rows) == 1
+    assert rows[0]["details"]["tensor_rows"] == weights.shape[0]
+    assert rows[0]["details"]["metadata_rows"] == len(encoder.subwords)
+    rc, out = doctor(capsys, logdir)
+    assert f"{weights.shape[0]} rows" in out and f"({len(encoder.subwords)})" in out
+
+    # without the vocabulary nothing can be repaired without guessing
+    rc, out = doctor(capsys, logdir, "--fix")
+    assert rc == 1 and "--vocab" in out
+
+    rc, out = doctor(capsys, logdir, "--fix", "--vocab", vocab_file)
+    assert rc == 0, out
+    assert (logdir / "metadata.tsv").exists()
+    assert list(logdir.glob("projector_config.pbtxt.bak-*"))
+    labels = subword_metadata(encoder).column("label")
+    if drop_padding_row:
+        labels = labels[1:]
+    tb = tensorboard(logdir)
+    assert_run_serves(tb, ".", {"embedding/.ATTRIBUTES/VARIABLE_VALUE": weights},
+                      labels={"embedding/.ATTRIBUTES/VARIABLE_VALUE": labels})
+
+
+def _export_cases(tmp_path):
+    rng = np.random.default_rng(0)
+    m = rng.normal(size=(12, 3)).astype("float32")
+    tricky = ["", " ", "a\tb", "back\\slash", "new\nline", "\r", "ok", "x", "#", "é", "[UNK]", "z"]
+    yield "plain array, no labels", dict(source=m, logdir=tmp_path / "a")
+    yield "tricky labels", dict(source=m, logdir=tmp_path / "b", metadata=tricky)
+    yield "two tensors, columns", dict(
+        source={"words": m, "chars": m[:5]}, logdir=tmp_path / "runs" / "c",
+        metadata={"words": Metadata({"label": tricky, "freq": range(12)}), "chars": list("abcde")})
+    yield "row selection", dict(source=m, logdir=tmp_path / "d", metadata=tricky, max_rows=4)
+    yield "keras model", dict(source=build_model(), logdir=tmp_path / "e",
+                              metadata=[f"t{i}" for i in range(len(VOCAB))])
+
+
+def test_doctor_passes_every_export(tmp_path, capsys):
+    for what, kwargs in _export_cases(tmp_path):
+        logdir = kwargs.pop("logdir")
+        export_embeddings(kwargs.pop("source"), str(logdir), **kwargs)
+        for target in (logdir, logdir.parent):
+            rc, out = doctor(capsys, target)
+            assert rc == 0, f"{what} ({target}): {out}"
+
+
+# --------------------------------------------------------------------------
+# One problem at a time
+
+
+def _export(tmp_path, name="run", labels=True, rows=6):
+    m = np.arange(rows * 3, dtype="float32").reshape(rows, 3) + 1
+    run = tmp_path / "logs" / name
+    export_embeddings(m, str(run), metadata=[f"w{i}" for i in range(rows)] if labels else None)
+    return tmp_path / "logs", run, m
+
+
+def test_missing_logdir_exits_2(tmp_path, capsys):
+    rc, out = doctor(capsys, tmp_path / "nope")
+    assert rc == 2 and "does not exist" in out
+
+
+def test_invisible_run_gets_an_event_file(tmp_path, capsys, tensorboard):
+    logdir, run, m = _export(tmp_path)
+    (logdir / "other").mkdir()
+    (logdir / "other" / "events.out.tfevents.1.x").write_bytes(b"")  # a training run
+    for f in run.glob("events.out.tfevents*"):
+        f.unlink()
+    rc, report = doctor_json(capsys, logdir)
+    assert rc == 1 and "invisible_run" in codes(report)
+    rc, out = doctor(capsys, logdir, "--fix")
+    assert rc == 0, out
+    assert list(run.glob("events.out.tfevents*"))
+    assert_run_serves(tensorboard(logdir), "run", {"embedding": m},
+                      labels={"embedding": [f"w{i}" for i in range(6)]})
+
+
+def _set_config(run, old: str, new: str):
+    path = run / "projector_config.pbtxt"
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+
+
+def test_tensor_name_absent_lists_candidates(tmp_path, capsys):
+    logdir, run, _ = _export(tmp_path)
+    _set_config(run, 'tensor_name: "embedding"', 'tensor_name: "embedding:0/x"')
+    rc, report = doctor_json(capsys, logdir)
+    assert rc == 1
+    f = next(f for f in report["findings"] if f["code"] == "tensor_not_in_checkpoint")
+    assert f["details"]["candidates"] == ["embedding"] and "embedding [6, 3]" in f["message"]
+
+
+def test_tab_in_first_line_of_one_column_metadata(tmp_path, capsys, tensorboard):
+    logdir, run, m = _export(tmp_path)
+    meta = next(run.glob("metadata-*.tsv"))
+    labels = ["a\tb"] + [f"w{i}" for i in range(1, 6)]
+    meta.write_text("".join(f"{x}\n" for x in labels))
+    rc, report = doctor_json(capsys, logdir)
+    assert rc == 1 and {"metadata_header_tab", "metadata_rows"} <= codes(report)
+    rc, out = doctor(capsys, logdir, "--fix")
+    assert rc == 0, out
+    assert meta.read_text().startswith("a\tb")  # the user's file is untouched
+    assert_run_serves(tensorboard(logdir), "run", {"embedding": m}, labels={"embedding": labels})
+
+
+def test_absolute_paths_are_made_relative(tmp_path, capsys):
+    logdir, run, m = _export(tmp_path)
+    meta = next(run.glob("metadata-*.tsv"))
+    _set_config(run, f'metadata_path: "{meta.name}"', f'metadata_path: "{meta}"')
+    state = run / "checkpoint"
+    state.write_text(state.read_text().replace('"embeddings-', f'"{run}/embeddings-'))
+    rc, report = doctor_json(capsys, logdir)
+    assert rc == 1
+    absolute = [f for f in report["findings"] if f["code"] == "absolute_path"]
+    assert len(absolute) == 2, absolute
+    rc, out = doctor(capsys, logdir, "--fix")
+    assert rc == 0, out
+    assert str(run) not in (run / "projector_config.pbtxt").read_text()
+    assert str(run) not in state.read_text()
+    assert list(run.glob("checkpoint.bak-*")) and list(run.glob("projector_config.pbtxt.bak-*"))
+    # copied elsewhere, it still loads
+    copy = tmp_path / "copied"
+    shutil.copytree(logdir, copy)
+    shutil.rmtree(logdir)
+    assert doctor(capsys, copy)[0] == 0
+
+
+def test_copied_logdir_with_absolute_state_file(tmp_path, capsys):
+    logdir, run, _ = _export(tmp_path)
+    state = run / "checkpoint"
+    state.write_text(state.read_text().replace('"embeddings-', f'"{run}/embeddings-'))
+    copy = tmp_path / "copied"
+    shutil.copytree(logdir, copy)
+    shutil.rmtree(logdir)
+    rc, report = doctor_json(capsys, copy)
+    assert rc == 1 and {"absolute_path", "no_runs"} <= codes(report)
+    rc, out = doctor(capsys, copy, "--fix")
+    assert rc == 0, out
+
+
+def test_full_model_checkpoint_clutter_and_nan(tmp_path, capsys):
+    import tensorflow as tf
+
+    model = build_model()
+    run = tmp_path / "full"
+    run.mkdir()
+    tf.train.Checkpoint(model=model).save(str(run / "ckpt"))
+    reader = tf.train.load_checkpoint(str(run))
+    emb_key = next(k for k in reader.get_variable_to_shape_map() if "embeddings" in k)
+    (run / "projector_config.pbtxt").write_text(f'embeddings {{ tensor_name: "{emb_key}" }}\n')
+    rc, report = doctor_json(capsys, run)
+    assert rc == 1
+    clutter = next(f for f in report["findings"] if f["code"] == "clutter")
+    assert clutter["details"]["tensors"] and emb_key not in clutter["details"]["tensors"]
+
+    nan = np.ones((4, 2), "float32")
+    nan[2, 1] = np.nan
+    export_embeddings(nan, str(tmp_path / "nan"), allow_nonfinite=True)
+    rc, report = doctor_json(capsys, tmp_path / "nan")
+    assert rc == 1 and "nonfinite" in codes(report)
+
+
+def test_child_runs_showing_the_parent_checkpoint(tmp_path, capsys):
+    logdir, run, _ = _export(tmp_path)
+    train = run / "train"
+    train.mkdir()
+    (train / "events.out.tfevents.1.host").write_bytes(b"")
+    rc, report = doctor_json(capsys, logdir)
+    assert rc == 1
+    f = next(f for f in report["findings"] if f["code"] == "parent_checkpoint")
+    assert f["run"] == os.path.join("run", "train")
+
+
+def test_tensorflow_missing_beside_tensorboard(tmp_path):
+    logdir, _run, _ = _export(tmp_path)
+    fake = tmp_path / "no_tf"
+    (fake / "tensorflow").mkdir(parents=True)
+    (fake / "tensorflow" / "__init__.py").write_text("raise ImportError('no tensorflow here')\n")
+    env = dict(os.environ, PYTHONPATH=str(fake))
+    proc = subprocess.run([sys.executable, "-m", "projector_tools.cli", "doctor", str(logdir)],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "tensorflow_missing" in proc.stdout and "pip install tensorflow" in proc.stdout
+
+
+def test_metadata_rows_counted_as_the_browser_counts(tmp_path, capsys):
+    logdir, run, _ = _export(tmp_path)
+    meta = next(run.glob("metadata-*.tsv"))
+    meta.write_text("w0\n \nw1\n\nw2\nw3\nw4\nw5\n")  # 8 lines, 2 skipped by the browser
+    rc, report = doctor_json(capsys, logdir)
+    assert rc == 0, report  # 6 data rows for 6 points: it loads
+    meta.write_text("w0\n \nw1\nw2\nw3\nw4\nw5\nw6\n")
+    rc, report = doctor_json(capsys, logdir)
+    f = next(f for f in report["findings"] if f["code"] == "metadata_rows")
+    assert f["details"]["metadata_rows"] == len(parse_projector_tsv(meta.read_text()).rows) == 7
