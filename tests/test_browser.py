@@ -1,0 +1,191 @@
+"""What a person sees: the Projector in a real headless Chromium, on our runs.
+
+TensorBoard (a real process) serves an exported run; Playwright drives
+Debian's Chromium (no browser download) to ``/#projector`` and reads the
+page the way a person would. Skipped, loudly, where Chromium or Playwright
+is missing, unless ``PROJECTOR_TOOLS_REQUIRE_BROWSER=1`` (set by ``.ci/run``),
+where that is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import warnings
+
+import numpy as np
+import pytest
+
+from view_fixtures import LAYER, export_trained
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
+CHROMIUM_FLAGS = [
+    "--no-sandbox", "--disable-gpu", "--use-angle=swiftshader",
+    "--enable-unsafe-swiftshader", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+TIMEOUT_MS = 90_000
+
+# Every text node and input value of a subtree, shadow roots included (the
+# Projector is Polymer): what a person can read, in document order.
+DEEP_TEXT_JS = """(root) => {
+  const out = [];
+  const walk = (n) => {
+    if (n.shadowRoot) walk(n.shadowRoot);
+    for (const c of n.childNodes) {
+      if (c.nodeType === 3) {
+        const t = c.textContent.trim();
+        if (t && !['STYLE', 'SCRIPT'].includes(c.parentNode.nodeName)) out.push(t);
+      } else if (c.nodeType === 1 || c.nodeType === 11) {
+        if (c.nodeName === 'INPUT') out.push('[input ' + c.value + ']');
+        walk(c);
+      }
+    }
+  };
+  walk(root || document.body);
+  return out.join(' | ');
+}"""
+
+
+def _chromium() -> str | None:
+    env = os.environ.get("PROJECTOR_TOOLS_CHROMIUM")
+    for path in ([env] if env else []) + list(CHROMIUM_CANDIDATES):
+        if path and os.path.exists(path):
+            return path
+    return shutil.which("chromium")
+
+
+def _missing_browser(reason: str) -> None:
+    if os.environ.get("PROJECTOR_TOOLS_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"browser tests are required here (PROJECTOR_TOOLS_REQUIRE_BROWSER=1): {reason}")
+    message = f"BROWSER TESTS SKIPPED: {reason}"
+    warnings.warn(message)
+    pytest.skip(message)
+
+
+@pytest.fixture
+def browser(tmp_path):
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing_browser("playwright is not installed (pip install -e '.[test]')")
+    exe = _chromium()
+    if exe is None:
+        _missing_browser("no Chromium at /usr/bin/chromium (apt-get install chromium)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=exe,
+            args=CHROMIUM_FLAGS,  # Playwright gives it a fresh profile dir of its own
+        )
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def open_projector(browser, url: str):
+    """The page and the frame holding the Projector UI (two iframes deep)."""
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    with page.expect_event(
+        "framenavigated", predicate=lambda f: "projector_binary" in f.url, timeout=TIMEOUT_MS
+    ) as navigated:
+        page.goto(url + "/#projector")
+    return page, navigated.value
+
+
+def colored_pixels_in_scatter(page, frame, png: bytes) -> int:
+    """Saturated pixels inside the Projector's largest canvas (the scatter plot):
+    the points, which the white background and thin axes do not make up."""
+    import io
+
+    from PIL import Image
+
+    canvases = frame.locator("canvas")
+    boxes = [canvases.nth(i).bounding_box() for i in range(canvases.count())]
+    box = max((b for b in boxes if b), key=lambda b: b["width"] * b["height"])
+    img = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    x0, y0 = int(box["x"]), int(box["y"])
+    crop = img[y0:y0 + int(box["height"]), x0:x0 + int(box["width"])]
+    return int((crop.max(axis=2) - crop.min(axis=2) > 60).sum())
+
+
+def test_projector_shows_exported_run(tensorboard, browser, tmp_path):
+    from playwright.sync_api import expect
+
+    from projector_tools.neighbors import nearest
+
+    trained = export_trained(tmp_path / "logs")
+    n, d = trained.matrix.shape
+    tb = tensorboard(trained.logdir)
+    assert tb.wait_for_projector_runs() == [trained.run]
+
+    page, frame = open_projector(browser, tb.url)
+    # What a person reads in the toolbar once the tensor has loaded.
+    points = frame.get_by_text(re.compile(rf"^\s*Points:\s*{n}\s*$")).first
+    expect(points).to_be_visible(timeout=TIMEOUT_MS)
+    expect(frame.get_by_text(re.compile(rf"^\s*Dimension:\s*{d}\s*$")).first).to_be_visible()
+    text = frame.evaluate(DEEP_TEXT_JS)
+    # the toolbar reads "Points: N | Dimension: D" (the bar is a CSS border)
+    assert re.search(rf"Points: \| {n} \| Dimension: \| {d} \|", text), text[:2000]
+    # The tensor drop-down shows the layer name, and the metadata file is loaded.
+    assert re.search(rf"1 tensor found \| \[input {re.escape(LAYER)}\]", text), text[:2000]
+    assert "Metadata:" in text
+    for bad in ("do not match", "Error", "error", "not found"):
+        assert bad not in text, f"the page says {bad!r}: {text[:3000]}"
+
+    # A search for a known token in the inspector finds it, and its nearest
+    # neighbours are those `projector-tools neighbors` prints.
+    token = "good"
+    search = frame.locator("vz-projector-inspector-panel input").first
+    search.fill(token)  # plain search is a substring match
+    inspector = frame.locator("vz-projector-inspector-panel")
+    expect(inspector.get_by_text(re.compile(r"^\s*1 matches\.\s*$"))).to_be_visible(
+        timeout=TIMEOUT_MS
+    )
+    expect(inspector.get_by_text("Nearest points in the original space:")).to_be_visible(
+        timeout=TIMEOUT_MS
+    )
+    panel = inspector.evaluate(DEEP_TEXT_JS)
+    after = panel.split("Nearest points in the original space:", 1)[1].split(" | ")
+    shown = [(after[i], float(after[i + 1])) for i in range(1, 11, 2)]
+    ours = nearest(trained.matrix, trained.labels, token, k=5)
+    assert [lab for lab, _ in shown] == [nb.label for nb in ours], (shown, ours)
+    assert np.allclose([dist for _, dist in shown], [1 - nb.similarity for nb in ours],
+                       atol=2e-3)
+
+    shot = page.screenshot()
+    (tmp_path / "projector.png").write_bytes(shot)
+    keep = os.environ.get("PROJECTOR_TOOLS_SCREENSHOT")
+    if keep:
+        with open(keep, "wb") as f:
+            f.write(shot)
+    assert colored_pixels_in_scatter(page, frame, shot) > 2000, "the screenshot shows no points"
+
+
+def test_projector_shows_keras_callback_logdir_after_doctor_fix(tensorboard, browser, tmp_path):
+    """Keras 3's own callback writes an .h5 the Projector cannot read; after
+    `doctor --fix` a person sees the embedding with its labels."""
+    from playwright.sync_api import expect
+
+    from test_doctor import keras_callback_logdir
+
+    logdir, vocab = keras_callback_logdir(tmp_path)
+    from projector_tools.cli import main
+
+    assert main(["doctor", str(logdir), "--fix"]) == 0
+    tb = tensorboard(logdir)
+    assert tb.wait_for_projector_runs() == ["train"]
+    page, frame = open_projector(browser, tb.url)
+    expect(frame.get_by_text(re.compile(rf"^\s*Points:\s*{len(vocab)}\s*$")).first).to_be_visible(
+        timeout=TIMEOUT_MS
+    )
+    text = frame.evaluate(DEEP_TEXT_JS)
+    assert f"[input {LAYER}]" in text and "Metadata:" in text
+    assert "do not match" not in text
+    frame.locator("vz-projector-inspector-panel input").first.fill("terrible")
+    expect(frame.locator("vz-projector-inspector-panel").get_by_text(
+        re.compile(r"^\s*1 matches\.\s*$"))).to_be_visible(timeout=TIMEOUT_MS)
+    (tmp_path / "keras-fixed.png").write_bytes(page.screenshot())
