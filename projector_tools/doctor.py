@@ -700,6 +700,11 @@ def convert_keras_h5(view: Any, h5: str, vocab: Any, actions: list[str], notes: 
         raw = None
         if mp:
             path = resolve_asset(view, mp)
+            if not fsio.exists(path) and not os.path.isabs(mp) and os.path.isfile(mp):
+                # Keras wrote the path as the user gave it, relative to their
+                # working directory; TensorBoard would look beside the config.
+                notes.append(f"metadata {mp!r} is not beside the config; used ./{mp}")
+                path = os.path.abspath(mp)
             if fsio.exists(path):
                 raw = fsio.read_bytes(path)
             else:
