@@ -437,10 +437,11 @@ def _probe(url: str, timeout: float) -> str | None:
 def _unavailable(data_dir: str, reason: str) -> DatasetUnavailableError:
     manual = os.path.join(data_dir, "downloads", "manual")
     return DatasetUnavailableError(
-        f"imdb_reviews/subwords8k needs the IMDB archive and it cannot be downloaded here "
-        f"({reason}). Download {IMDB_URL} elsewhere and place it at "
-        f"{os.path.join(manual, IMDB_ARCHIVE)} (the tfds manual dir of --data-dir {data_dir}), "
-        f"or pass --data-dir /path/to/{IMDB_ARCHIVE} (or an extracted aclImdb/ directory). "
+        f"imdb_reviews/subwords8k needs the IMDB archive {IMDB_ARCHIVE}, which is not in the "
+        f"data dir {data_dir} and cannot be downloaded here ({reason}). Download {IMDB_URL} "
+        f"on a machine with internet and place it at {os.path.join(manual, IMDB_ARCHIVE)} "
+        "(tfds' manual dir; --data-dir DIR picks another data dir), or pass "
+        f"--data-dir /path/to/{IMDB_ARCHIVE} or an extracted aclImdb/ directory. "
         "`--dataset demo` works offline."
     )
 
@@ -470,7 +471,6 @@ def load_imdb_tfds(data_dir: str | None = None, progress: Progress = _stderr) ->
 
     import tensorflow_datasets as tfds
 
-    tfds.disable_progress_bar()
     try:
         builder = tfds.builder("imdb_reviews/plain_text", data_dir=data_dir)
         prepared = builder.is_prepared()

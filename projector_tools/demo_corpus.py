@@ -203,8 +203,9 @@ def _neutral(rng: random.Random) -> str:
     )
 
 
-def _review(rng: random.Random, label: int) -> str:
-    n_opinions = rng.randint(2, 5)
+def _review(rng: random.Random, label: int, opinions: tuple[int, int] = (2, 5),
+            neutrals: tuple[int, int] = (0, 2)) -> str:
+    n_opinions = rng.randint(*opinions)
     sign = 1 if label == 1 else -1
     # At most a minority of the opinions disagree with the label, and the
     # sum is never zero: with an even count, at most n/2 - 1 disagree.
@@ -213,19 +214,32 @@ def _review(rng: random.Random, label: int) -> str:
     polarities = [sign] * (n_opinions - contrary) + [-sign] * contrary
     rng.shuffle(polarities)
     sentences = [_opinion(rng, p) for p in polarities]
-    for _ in range(rng.randint(0, 2)):
+    for _ in range(rng.randint(*neutrals)):
         sentences.insert(rng.randrange(len(sentences) + 1), _neutral(rng))
     return " ".join(sentences)
 
 
-def generate_reviews(n: int, seed: int) -> DemoSplit:
-    """``n`` reviews from the seeded generator; labels alternate in blocks, balanced."""
+def generate_reviews(
+    n: int,
+    seed: int,
+    *,
+    opinions: tuple[int, int] = (2, 5),
+    neutrals: tuple[int, int] = (0, 2),
+) -> DemoSplit:
+    """``n`` reviews from the seeded generator, half positive.
+
+    ``opinions``/``neutrals``: inclusive ranges of opinion and neutral
+    sentences per review (the demo uses 2-5 and 0-2; the benchmark uses
+    longer reviews, like IMDB's, with e.g. ``opinions=(4, 80)``).
+    """
     if n < 0:
         raise ValueError(f"n must be >= 0, got {n}")
+    if not 1 <= opinions[0] <= opinions[1] or not 0 <= neutrals[0] <= neutrals[1]:
+        raise ValueError(f"bad sentence ranges opinions={opinions} neutrals={neutrals}")
     rng = random.Random(seed)
     labels = [i % 2 for i in range(n)]
     rng.shuffle(labels)
-    texts = [_review(rng, label) for label in labels]
+    texts = [_review(rng, label, opinions, neutrals) for label in labels]
     return DemoSplit(texts=texts, labels=labels)
 
 

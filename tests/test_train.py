@@ -275,3 +275,13 @@ def test_pipeline_yields_every_review_once_in_length_buckets():
     ).padded_batch(16, padded_shapes=([None], [])):
         seed_padding += int((x.numpy() == 0).sum())
     assert padding < seed_padding / 2
+
+
+def test_projector_tools_train_is_callable_even_after_the_submodule_import():
+    import projector_tools
+    import projector_tools.train as module
+
+    from projector_tools import train
+
+    assert callable(train) and callable(projector_tools.train) and callable(module)
+    assert "resume" in (module.train.__doc__ or "")
