@@ -166,7 +166,6 @@ def _check_invisible(report: Report, logdir: str, pairs: list[Any]) -> None:
     from projector_tools import fsio
     from projector_tools.inspect_run import (
         PLUGIN_ASSETS,
-        STATE_FILENAME,
         _normpath,
         run_name,
         walk_dirs,
@@ -183,11 +182,13 @@ def _check_invisible(report: Report, logdir: str, pairs: list[Any]) -> None:
             parent = _normpath(fsio.join(dirpath, os.pardir, os.pardir))
             if parent in seen:
                 continue
-        if CONFIG_FILENAME in files or STATE_FILENAME in files:
+        # Only a Projector config marks a directory meant for the Projector: a
+        # training checkpoint directory (CheckpointManager) is not a run.
+        if CONFIG_FILENAME in files:
             name = run_name(logdir, dirpath)
             report.add(
                 ERROR, "invisible_run",
-                f"{name!r} holds a Projector config or checkpoint but no event file, so "
+                f"{name!r} holds a Projector config but no event file, so "
                 "TensorBoard does not list it as a run and the Projector never looks there",
                 fix="`projector-tools doctor --fix` adds an empty event file to it",
                 run=name, path=dirpath,

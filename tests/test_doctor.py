@@ -31,6 +31,20 @@ def doctor_json(capsys, logdir) -> tuple[int, dict]:
     return rc, json.loads(out[out.index("{"):])
 
 
+def snapshot(root) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def assert_nothing_lost(before: dict[str, bytes], root) -> None:
+    """Every file is still there, unchanged, or kept as a backup beside it."""
+    after = snapshot(root)
+    for name, data in before.items():
+        if after.get(name) == data:
+            continue
+        backups = [v for k, v in after.items() if k.startswith(name + ".bak-")]
+        assert data in backups, f"{name} was changed or removed without a backup"
+
+
 def codes(report: dict) -> set[str]:
     return {f["code"] for f in report["findings"] if f["severity"] in ("error", "warning")}
 
@@ -107,12 +121,13 @@ def test_keras3_callback_logdir_is_explained_and_fixed(tmp_path, capsys, tensorb
     assert ".weights.h5" in out and "keras_h5" in out
     assert codes(doctor_json(capsys, logdir)[1]) >= {"keras_h5", "no_runs"}
 
+    before = snapshot(tmp_path)
     rc, out = doctor(capsys, logdir, "--fix")
     assert rc == 0, out
     rc, out = doctor(capsys, logdir)
     assert rc == 0, out
     # nothing of the user's was deleted; the replaced config is kept as a backup
-    assert all(p.exists() for p in h5) and (tmp_path / "vocab.tsv").exists()
+    assert_nothing_lost(before, tmp_path)
     assert list(logdir.glob("projector_config.pbtxt.bak-*"))
 
     tb = tensorboard(logdir)
@@ -136,8 +151,10 @@ def test_tensorboard_demo_subword_metadata(tmp_path, capsys, tensorboard, drop_p
     rc, out = doctor(capsys, logdir, "--fix")
     assert rc == 1 and "--vocab" in out
 
+    before = snapshot(tmp_path)
     rc, out = doctor(capsys, logdir, "--fix", "--vocab", vocab_file)
     assert rc == 0, out
+    assert_nothing_lost(before, tmp_path)
     assert (logdir / "metadata.tsv").exists()
     assert list(logdir.glob("projector_config.pbtxt.bak-*"))
     labels = subword_metadata(encoder).column("label")
@@ -158,6 +175,7 @@ def _export_cases(tmp_path):
         source={"words": m, "chars": m[:5]}, logdir=tmp_path / "runs" / "c",
         metadata={"words": Metadata({"label": tricky, "freq": range(12)}), "chars": list("abcde")})
     yield "row selection", dict(source=m, logdir=tmp_path / "d", metadata=tricky, max_rows=4)
+    yield "TensorFlow filesystem", dict(source=m, logdir="ram://doctor/f", metadata=tricky)
     yield "keras model", dict(source=build_model(), logdir=tmp_path / "e",
                               metadata=[f"t{i}" for i in range(len(VOCAB))])
 
@@ -166,7 +184,8 @@ def test_doctor_passes_every_export(tmp_path, capsys):
     for what, kwargs in _export_cases(tmp_path):
         logdir = kwargs.pop("logdir")
         export_embeddings(kwargs.pop("source"), str(logdir), **kwargs)
-        for target in (logdir, logdir.parent):
+        parent = logdir.rsplit("/", 1)[0] if isinstance(logdir, str) else logdir.parent
+        for target in (logdir, parent):
             rc, out = doctor(capsys, target)
             assert rc == 0, f"{what} ({target}): {out}"
 
@@ -180,6 +199,17 @@ def _export(tmp_path, name="run", labels=True, rows=6):
     run = tmp_path / "logs" / name
     export_embeddings(m, str(run), metadata=[f"w{i}" for i in range(rows)] if labels else None)
     return tmp_path / "logs", run, m
+
+
+def test_training_checkpoints_beside_runs_are_not_a_problem(tmp_path, capsys):
+    """A CheckpointManager directory in the logdir is not a run TensorBoard should list."""
+    import tensorflow as tf
+
+    logdir, _run, _ = _export(tmp_path)
+    ckpt = tf.train.Checkpoint(v=tf.Variable(np.ones((3, 2), "float32")))
+    tf.train.CheckpointManager(ckpt, str(logdir / "checkpoints"), max_to_keep=1).save()
+    rc, out = doctor(capsys, logdir)
+    assert rc == 0, out
 
 
 def test_missing_logdir_exits_2(tmp_path, capsys):
