@@ -822,6 +822,31 @@ def _fix_config(view: Any, vocab: Any, actions: list[str], notes: list[str]) -> 
             fsio.atomic_write(state, state_file_text(rel, [rel]))
             config.model_checkpoint_path = ""
             changed.append(f"model_checkpoint_path replaced by the state file {state} -> {rel}")
+    # a tensor_name that names no tensor, where exactly one 2-D tensor of the
+    # checkpoint is that object path under a prefix (model/..., or without
+    # the /.ATTRIBUTES/VARIABLE_VALUE suffix): point the entry at it
+    from projector_tools.sources import readable_name
+
+    two_d = [k for k, v in view.shapes.items() if len(v) == 2 and ".OPTIMIZER_SLOT" not in k]
+    for entry in config.embeddings:
+        name = entry.tensor_name[:-2] if entry.tensor_name.endswith(":0") else entry.tensor_name
+        if not name or entry.tensor_path or any(_canonical(k) == _canonical(name) for k in two_d):
+            continue
+        hits = [k for k in two_d if k.endswith("/" + name)
+                or readable_name(k) == readable_name(name)
+                or readable_name(k).endswith("/" + readable_name(name))]
+        if len(hits) == 1:
+            entry.tensor_name = hits[0]
+            changed.append(f"tensor_name {name!r} -> {hits[0]!r} (the only matching tensor)")
+            for ev in view.embeddings:
+                if ev.name == name:
+                    ev.name = hits[0]
+                    ev.shape = tuple(view.shapes[hits[0]])
+        elif not hits:
+            notes.append(
+                f"run {view.name!r}: tensor_name {name!r} matches no tensor of the checkpoint; "
+                "set it by hand to one of " + ", ".join(sorted(two_d))
+            )
     rows_of = {_canonical(e.name): e.rows for e in view.embeddings}
     for entry in config.embeddings:
         mp = entry.metadata_path
@@ -956,6 +981,9 @@ def run_cli(args: argparse.Namespace) -> int:
 
         exists = fsio.exists(logdir) and fsio.isdir(logdir)
     if not exists:
+        if args.json:
+            print(json.dumps({"logdir": logdir, "ok": False,
+                              "error": f"logdir {logdir!r} does not exist"}))
         print(f"projector-tools: error: logdir {logdir!r} does not exist", file=sys.stderr)
         return 2
     if args.vocab and not args.fix:

@@ -351,3 +351,24 @@ def test_metadata_rows_counted_as_the_browser_counts(tmp_path, capsys):
     rc, report = doctor_json(capsys, logdir)
     f = next(f for f in report["findings"] if f["code"] == "metadata_rows")
     assert f["details"]["metadata_rows"] == len(parse_projector_tsv(meta.read_text()).rows) == 7
+
+
+def test_short_tensor_name_of_an_object_checkpoint_is_fixed(tmp_path, capsys, tensorboard):
+    """The common mistake: tensor_name "embedding" for tf.train.Checkpoint(embedding=...),
+    whose key is "embedding/.ATTRIBUTES/VARIABLE_VALUE"."""
+    import tensorflow as tf
+
+    run = tmp_path / "run"
+    run.mkdir()
+    weights = np.random.default_rng(0).normal(size=(5, 3)).astype("float32")
+    tf.train.Checkpoint(embedding=tf.Variable(weights)).save(str(run / "ckpt"))
+    (run / "labels.tsv").write_text("".join(f"w{i}\n" for i in range(5)))
+    (run / "projector_config.pbtxt").write_text(
+        'embeddings {\n  tensor_name: "embedding"\n  metadata_path: "labels.tsv"\n}\n')
+    rc, report = doctor_json(capsys, run)
+    assert rc == 1 and "tensor_not_in_checkpoint" in codes(report)
+    rc, out = doctor(capsys, run, "--fix")
+    assert rc == 0, out
+    key = "embedding/.ATTRIBUTES/VARIABLE_VALUE"
+    assert_run_serves(tensorboard(run), ".", {key: weights},
+                      labels={key: [f"w{i}" for i in range(5)]})
