@@ -396,9 +396,6 @@ def train(
         _say(f"vocabulary: {encoder.vocab_size} ids from {encoder_path}")
     else:
         encoder = build_encoder(data.train_texts, opts["target_vocab_size"], progress=_say)
-    os.makedirs(logdir, exist_ok=True)
-    if not os.path.isfile(encoder_path):
-        save_encoder(encoder, encoder_prefix)
     record = {
         "options": opts,
         "vocab_size": int(encoder.vocab_size),
@@ -413,9 +410,13 @@ def train(
         "embedding_dim": opts["embedding_dim"],
         "target_vocab_size": opts["target_vocab_size"],
     }
-    old = _read_run_file(logdir) or {}
+    old = (_read_run_file(logdir) if resuming else None) or {}
     record["epochs_done"] = old.get("epochs_done", 0)
+    # run.json first: a run killed at any later point can be resumed.
+    os.makedirs(logdir, exist_ok=True)
     _write_run_file(logdir, record)
+    if not os.path.isfile(encoder_path):
+        save_encoder(encoder, encoder_prefix)
 
     # 3. Encode once; tf.data keeps the ids in memory.
     t0 = time.monotonic()

@@ -320,3 +320,20 @@ def test_vocabulary_built_from_text_with_line_breaks_still_saves_and_loads(tmp_p
     loaded = load_encoder(str(tmp_path / "enc"))
     assert loaded.subwords == encoder.subwords
     assert loaded.decode(loaded.encode(texts[0])) == texts[0]
+
+
+def test_data_dir_may_point_at_the_archive_or_the_extracted_tree(tmp_path, monkeypatch):
+    monkeypatch.setenv("PROJECTOR_TOOLS_IMDB_URL", _closed_port_url())
+    written = _write_acl_tree(tmp_path)
+    archive = tmp_path / IMDB_ARCHIVE
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(tmp_path / "aclImdb", arcname="aclImdb")
+    quiet = {"progress": lambda m: None}
+    for dataset, path in [
+        ("imdb_reviews/subwords8k", archive),
+        ("imdb_reviews/subwords8k", tmp_path / "aclImdb"),
+        ("aclimdb", archive),
+        (None, tmp_path),
+    ]:
+        data = load_dataset(dataset, data_dir=str(path), **quiet)
+        assert sorted(zip(data.train_texts, data.train_labels)) == sorted(written["train"]), (dataset, path)
