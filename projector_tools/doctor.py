@@ -208,12 +208,13 @@ def _check_pair(report: Report, view: Any, shadowed: bool) -> None:
             fix="rewrite it, e.g. with `projector-tools export`", run=run, path=view.config_path,
         )
         return
-    if shadowed and view.config_path:
-        report.add(
-            INFO, "config_shadowed",
-            f"run {run!r}: {view.config_path} is not used; TensorBoard reads the run's "
-            "other projector_config.pbtxt", run=run, path=view.config_path,
-        )
+    if shadowed:
+        if view.config_path:
+            report.add(
+                INFO, "config_shadowed",
+                f"run {run!r}: {view.config_path} is not used; TensorBoard reads the run's "
+                "other projector_config.pbtxt", run=run, path=view.config_path,
+            )
         return
     if not view.config_path and not view.checkpoint:
         return  # a plain training run: nothing for the Projector, nothing wrong

@@ -5,7 +5,8 @@ The rules, read from ``tensorboard/plugins/projector/projector_plugin.py``:
 * runs are the directories holding event files (``*tfevents*``); the logdir
   itself is always looked at too, as run ``.``;
 * a run's ``projector_config.pbtxt`` is read from the run directory, and a
-  second one from ``run/plugins/projector/`` (which wins when it loads);
+  second one from ``run/plugins/org_tensorflow_tensorboard_projector/``
+  (which wins when it loads);
 * the checkpoint is the config's ``model_checkpoint_path`` (resolved against
   TensorBoard's own working directory!), else the latest checkpoint of the
   run directory, else that of its *parent*;
@@ -41,7 +42,9 @@ from projector_tools.projector_config import CONFIG_FILENAME
 
 EVENT_MARK = "tfevents"
 STATE_FILENAME = "checkpoint"
-PLUGIN_ASSETS = ("plugins", "projector")
+# The plugin-assets directory (metadata.PLUGINS_DIR / PLUGIN_ASSETS_NAME in
+# TensorBoard 2.21), *not* plugins/projector.
+PLUGIN_ASSETS = ("plugins", "org_tensorflow_tensorboard_projector")
 OPTIMIZER_SLOT = ".OPTIMIZER_SLOT"
 
 
@@ -168,8 +171,8 @@ def parent_dir(path: str) -> str:
 
 
 def _assets_dir_to_run_dir(assets_dir: str) -> str:
-    parts = assets_dir.replace("\\", "/").rstrip("/").split("/")
-    if len(parts) >= 2 and tuple(parts[-2:]) == PLUGIN_ASSETS:
+    # As the plugin does (_assets_dir_to_logdir): any '/plugins/' in the path.
+    if "/" + PLUGIN_ASSETS[0] + "/" in assets_dir.replace("\\", "/"):
         return _normpath(fsio.join(assets_dir, os.pardir, os.pardir))
     return assets_dir
 
@@ -327,7 +330,7 @@ def asset_outside_config_dir(view: RunView, path: str) -> bool:
 def inspect_pairs(logdir: str) -> list[RunView]:
     """Every (run, directory) pair TensorBoard looks at, in its order.
 
-    A run with a config both in its directory and in ``plugins/projector/``
+    A run with a config both in its directory and in ``plugins/org_tensorflow_tensorboard_projector/``
     appears twice; :func:`inspect_logdir` keeps the one TensorBoard uses.
     """
     if not fsio.exists(logdir) or not fsio.isdir(logdir):

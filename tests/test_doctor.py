@@ -372,3 +372,23 @@ def test_short_tensor_name_of_an_object_checkpoint_is_fixed(tmp_path, capsys, te
     key = "embedding/.ATTRIBUTES/VARIABLE_VALUE"
     assert_run_serves(tensorboard(run), ".", {key: weights},
                       labels={key: [f"w{i}" for i in range(5)]})
+
+
+def test_config_in_plugin_assets_dir_is_the_one_used(tmp_path, capsys, tensorboard):
+    """TensorBoard also reads run/plugins/org_tensorflow_tensorboard_projector/, and
+    that config wins; doctor checks the labels TensorBoard really serves."""
+    logdir, run, m = _export(tmp_path)
+    assets = run / "plugins" / "org_tensorflow_tensorboard_projector"
+    assets.mkdir(parents=True)
+    (run / "projector_config.pbtxt").rename(assets / "projector_config.pbtxt")
+    meta = next(run.glob("metadata-*.tsv"))
+    meta.rename(assets / meta.name)
+    rc, out = doctor(capsys, logdir)
+    assert rc == 0, out
+    labels = [f"w{i}" for i in range(6)]
+    assert_run_serves(tensorboard(logdir), "run", {"embedding": m}, labels={"embedding": labels})
+    (assets / meta.name).write_text("".join(f"{x}\n" for x in labels[:-1]))
+    rc, report = doctor_json(capsys, logdir)
+    assert rc == 1
+    f = next(f for f in report["findings"] if f["code"] == "metadata_rows")
+    assert (f["details"]["tensor_rows"], f["details"]["metadata_rows"]) == (6, 5)
