@@ -15,7 +15,7 @@ import pytest
 from projector_checks import assert_run_serves
 from projector_tools import Metadata, export_embeddings, subword_metadata
 from projector_tools.cli import main
-from projector_tools.metadata import escape_label, parse_projector_tsv
+from projector_tools.metadata import parse_projector_tsv
 from view_fixtures import LAYER, VOCAB, build_model, corpus
 
 
