@@ -697,6 +697,7 @@ def convert_keras_h5(view: Any, h5: str, vocab: Any, actions: list[str], notes: 
         )
     matrices = {}
     metas = {}
+    unaligned: dict[str, bytes] = {}
     for name, arr, mp in zip(names, arrays, meta_paths):
         matrices[name] = arr
         raw = None
@@ -715,7 +716,9 @@ def convert_keras_h5(view: Any, h5: str, vocab: Any, actions: list[str], notes: 
             continue
         content, how = aligned_metadata(raw, arr.shape[0], vocab)
         if content is None:
-            notes.append(f"labels of {name!r} not written: {how}")
+            if raw is not None:
+                unaligned[name] = raw
+            notes.append(f"labels of {name!r} not aligned: {how}")
             continue
         if isinstance(content, bytes):
             from projector_tools.metadata import Metadata, parse_projector_tsv
@@ -739,6 +742,19 @@ def convert_keras_h5(view: Any, h5: str, vocab: Any, actions: list[str], notes: 
     except LogdirError:
         target = fsio.join(target, "projector")
         result = write_run(target, matrices, metas, step=step)
+    if unaligned:
+        # Keep the user's labels attached as they are, so that `doctor` keeps
+        # reporting the mismatch (with its --vocab fix) instead of hiding it.
+        from google.protobuf import text_format
+
+        from projector_tools.projector_config import parse_config
+
+        config = parse_config(fsio.read_text(result.config_path))
+        for entry in config.embeddings:
+            if entry.tensor_name in unaligned:
+                entry.metadata_path = _write_metadata_file(
+                    result.logdir, entry.tensor_name, unaligned[entry.tensor_name])
+        fsio.atomic_write(result.config_path, text_format.MessageToString(config, as_utf8=True))
     actions.append(
         f"converted {h5} into a Projector run in {result.logdir}: "
         + ", ".join(

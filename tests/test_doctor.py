@@ -392,3 +392,16 @@ def test_config_in_plugin_assets_dir_is_the_one_used(tmp_path, capsys, tensorboa
     assert rc == 1
     f = next(f for f in report["findings"] if f["code"] == "metadata_rows")
     assert (f["details"]["tensor_rows"], f["details"]["metadata_rows"]) == (6, 5)
+
+
+def test_keras_callback_with_unalignable_labels_stays_reported(tmp_path, capsys):
+    """Labels one row short cannot be aligned without the vocabulary: --fix converts
+    the .h5 but doctor keeps saying so, and --vocab then repairs it."""
+    logdir, vocab = keras_callback_logdir(tmp_path)
+    (tmp_path / "vocab.tsv").write_text("".join(f"{t}\n" for t in vocab[1:]))  # no padding
+    rc, out = doctor(capsys, logdir, "--fix")
+    assert rc == 1 and "metadata_rows" in out and list((logdir / "train").glob("embeddings-*"))
+    full = tmp_path / "full_vocab.txt"
+    full.write_text("".join(f"{t}\n" for t in vocab))
+    rc, out = doctor(capsys, logdir, "--fix", "--vocab", full)
+    assert rc == 0, out
