@@ -96,6 +96,22 @@ def open_projector(browser, url: str):
     return page, navigated.value
 
 
+def save_screenshot(png: bytes, name: str) -> str:
+    """Keep a screenshot where people (and CI artifacts) find it:
+    ``$PROJECTOR_TOOLS_SCREENSHOT_DIR`` or ``<tmp>/projector-tools-screenshots``
+    (``PROJECTOR_TOOLS_SCREENSHOT_DIR=docs`` refreshes the README's picture)."""
+    import tempfile
+
+    folder = os.environ.get("PROJECTOR_TOOLS_SCREENSHOT_DIR") or os.path.join(
+        tempfile.gettempdir(), "projector-tools-screenshots")
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, name)
+    with open(path, "wb") as f:
+        f.write(png)
+    print(f"screenshot: {path}")
+    return path
+
+
 def colored_pixels_in_scatter(page, frame, png: bytes) -> int:
     """Saturated pixels inside the Projector's largest canvas (the scatter plot):
     the points, which the white background and thin axes do not make up."""
@@ -157,11 +173,7 @@ def test_projector_shows_exported_run(tensorboard, browser, tmp_path):
                        atol=2e-3)
 
     shot = page.screenshot()
-    (tmp_path / "projector.png").write_bytes(shot)
-    keep = os.environ.get("PROJECTOR_TOOLS_SCREENSHOT")
-    if keep:
-        with open(keep, "wb") as f:
-            f.write(shot)
+    save_screenshot(shot, "projector.png")
     assert colored_pixels_in_scatter(page, frame, shot) > 2000, "the screenshot shows no points"
 
 
@@ -188,4 +200,6 @@ def test_projector_shows_keras_callback_logdir_after_doctor_fix(tensorboard, bro
     frame.locator("vz-projector-inspector-panel input").first.fill("terrible")
     expect(frame.locator("vz-projector-inspector-panel").get_by_text(
         re.compile(r"^\s*1 matches\.\s*$"))).to_be_visible(timeout=TIMEOUT_MS)
-    (tmp_path / "keras-fixed.png").write_bytes(page.screenshot())
+    shot = page.screenshot()
+    save_screenshot(shot, "projector-keras-fixed.png")
+    assert colored_pixels_in_scatter(page, frame, shot) > 2000, "the screenshot shows no points"
