@@ -405,3 +405,22 @@ def test_keras_callback_with_unalignable_labels_stays_reported(tmp_path, capsys)
     full.write_text("".join(f"{t}\n" for t in vocab))
     rc, out = doctor(capsys, logdir, "--fix", "--vocab", full)
     assert rc == 0, out
+
+
+@pytest.mark.parametrize("absolute", [True, False])
+def test_model_checkpoint_path_in_config(tmp_path, capsys, absolute):
+    """model_checkpoint_path resolves against tensorboard's working directory:
+    absolute breaks on copy, relative depends on where tensorboard starts."""
+    logdir, run, _ = _export(tmp_path)
+    prefix = next(run.glob("embeddings-*.index")).with_suffix("")
+    (run / "checkpoint").rename(tmp_path / "state.saved")
+    path = str(prefix) if absolute else os.path.relpath(prefix)
+    text = (run / "projector_config.pbtxt").read_text()
+    (run / "projector_config.pbtxt").write_text(f'model_checkpoint_path: "{path}"\n' + text)
+    rc, report = doctor_json(capsys, logdir)
+    assert rc == 1
+    assert ("absolute_path" if absolute else "relative_checkpoint_path") in codes(report)
+    rc, out = doctor(capsys, logdir, "--fix")
+    assert rc == 0, out
+    assert "model_checkpoint_path" not in (run / "projector_config.pbtxt").read_text()
+    assert f'"{prefix.name}"' in (run / "checkpoint").read_text()
