@@ -10,10 +10,14 @@ A run directory written by :func:`export_embeddings` holds::
     metadata-<tensor>-<hash>.tsv one per distinct label set, row-aligned
 
 Every file is first written under a new name (the checkpoint under a new
-step, metadata under its content hash), then the config and finally the
+step, metadata under its content hash), then the config and the
 ``checkpoint`` state file are switched over by atomic renames, and only
-then are older exports removed. A reader sees the previous export or the
-new one. Nothing is written before every input has been validated.
+then are older exports removed. TensorBoard reads the config and the state
+file independently, so when labels change the switch goes through a
+transitional config without those labels (see :func:`write_run`): a reader
+sees the previous export or the new one, at worst for a moment unlabelled,
+never labels paired with another export's matrix. Nothing is written
+before every input has been validated.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from projector_tools.errors import InputError, LogdirError, ShapeMismatchError
 from projector_tools.keras_layers import is_keras_model, layer_weights, select_embedding_layers
 from projector_tools.matrix import as_matrix
 from projector_tools.metadata import Metadata, as_metadata
+from projector_tools.metadata_stream import tsv_chunks
 from projector_tools.projector_config import CONFIG_FILENAME, config_text, parse_config
 
 __all__ = ["ExportResult", "ExportedTensor", "export_embeddings", "DEFAULT_TENSOR_NAME"]
@@ -44,7 +49,8 @@ __all__ = ["ExportResult", "ExportedTensor", "export_embeddings", "DEFAULT_TENSO
 DEFAULT_TENSOR_NAME = "embedding"
 CKPT_BASENAME = "embeddings"
 STATE_FILENAME = "checkpoint"
-_CKPT_RE = re.compile(r"^embeddings-(\d+)(?:_(\d+))?$")
+# "./" appears only in the transitional state file of a switch (see write_run).
+_CKPT_RE = re.compile(r"^(?:\./)?(embeddings-(\d+)(?:_(\d+))?)$")
 _EVENT_MARK = "tfevents"
 
 
@@ -298,7 +304,7 @@ def current_export(run_dir: str) -> tuple[str | None, int]:
             "so export into a run directory of its own, e.g. "
             f"{fsio.join(run_dir, 'projector')!r}"
         )
-    return rel, int(m.group(1))
+    return m.group(1), int(m.group(2))
 
 
 def read_current_tensors(run_dir: str) -> dict[str, np.ndarray]:
@@ -360,21 +366,12 @@ def write_run(
 
     _ensure_event_file(logdir)
 
-    # 1. metadata, content-addressed (an unchanged label set is not rewritten)
-    existing = set(fsio.listdir(logdir))
+    # 1. metadata, streamed through a hash into a temporary file, then renamed
+    #    to its content-addressed name (an unchanged label set keeps its file)
     meta_names: dict[str, str] = {}
     meta_rows: dict[str, int] = {}
-    by_hash: dict[str, str] = {}
     for name, meta in metas.items():
-        data = meta.to_bytes()
-        digest = hashlib.sha1(data).hexdigest()[:12]
-        if digest not in by_hash:
-            reuse = [n for n in existing if n.startswith("metadata-") and n.endswith(f"-{digest}.tsv")]
-            fname = reuse[0] if reuse else f"metadata-{_slug(name)}-{digest}.tsv"
-            if not reuse:
-                fsio.atomic_write(fsio.join(logdir, fname), data)
-            by_hash[digest] = fname
-        meta_names[name] = by_hash[digest]
+        meta_names[name] = _write_metadata(logdir, name, meta)
         meta_rows[name] = len(meta)
 
     # 2. the checkpoint, under a step no reader knows yet
@@ -386,18 +383,49 @@ def write_run(
             fsio.remove(f)
         raise LogdirError(f"writing the checkpoint {prefix!r} failed: {exc}") from None
 
-    # 3. the config, then 4. the state file: the switch-over
+    # 3. the switch-over. TensorBoard reads the config and the state file
+    #    independently, so no single rename can switch both. Every pair a
+    #    reader can see is made consistent instead: when a tensor's labels
+    #    change, a transitional config first drops its metadata (old
+    #    checkpoint, no labels), then the state file moves to the new
+    #    checkpoint (still no labels), then the new config names the new
+    #    labels. A last rewrite of the state file (same checkpoint, "./"
+    #    dropped from the path) makes a running TensorBoard, which re-reads
+    #    configs only when the checkpoint path changes, load the new config.
+    #    So a reader sees the old export, the new one, or for a moment one of
+    #    them unlabelled - never labels paired with the wrong checkpoint.
     config_path = fsio.join(logdir, CONFIG_FILENAME)
+    state_path = fsio.join(logdir, STATE_FILENAME)
     keep_meta = set(meta_names.values())
     if keep_previous > 0:
         keep_meta |= _config_metadata_files(logdir)
-    text = config_text((name, meta_names.get(name)) for name in matrices)
-    if not fsio.exists(config_path) or fsio.read_bytes(config_path) != text.encode():
-        fsio.atomic_write(config_path, text)
+    entries = [(name, meta_names.get(name)) for name in matrices]
+    text = config_text(entries)
+    old_text = fsio.read_text(config_path) if fsio.exists(config_path) else None
     kept = _previous_prefixes(logdir, old_rel, keep_previous)
-    fsio.atomic_write(
-        fsio.join(logdir, STATE_FILENAME), state_file_text(rel_prefix, kept + [rel_prefix])
-    )
+    all_prefixes = kept + [rel_prefix]
+    steps: list[tuple[str, str]] = []  # (target, text), renamed in this order
+    if old_text != text:
+        if old_rel is not None:
+            transitional = _transitional_config(old_text, entries, set(_old_names(logdir, old_rel)))
+            if transitional != old_text:
+                steps.append((config_path, transitional))
+            steps.append((state_path, state_file_text("./" + rel_prefix, all_prefixes)))
+            steps.append((config_path, text))
+            steps.append((state_path, state_file_text(rel_prefix, all_prefixes)))
+        else:
+            steps.append((config_path, text))
+            steps.append((state_path, state_file_text(rel_prefix, all_prefixes)))
+    else:
+        steps.append((state_path, state_file_text(rel_prefix, all_prefixes)))
+    tmps = [(_write_tmp(target, body), target) for target, body in steps]
+    try:
+        for tmp, target in tmps:
+            fsio.rename(tmp, target)
+    except Exception as exc:  # noqa: BLE001
+        for tmp, _ in tmps:
+            fsio.remove(tmp)
+        raise LogdirError(f"switching {logdir!r} to the new export failed: {exc}") from None
 
     # 5. remove what no longer belongs to a kept export
     _cleanup(logdir, keep_prefixes=set(kept + [rel_prefix]), keep_files=keep_meta)
@@ -411,7 +439,7 @@ def write_run(
         )
         for name, m in matrices.items()
     )
-    files = [config_path, fsio.join(logdir, STATE_FILENAME)] + checkpoint_files(prefix)
+    files = [config_path, state_path] + checkpoint_files(prefix)
     files += sorted({fsio.join(logdir, f) for f in meta_names.values()})
     return ExportResult(
         logdir=logdir,
@@ -423,6 +451,73 @@ def write_run(
     )
 
 
+def _old_names(logdir: str, old_rel: str) -> list[str]:
+    from projector_tools.checkpoint import checkpoint_shapes
+
+    try:
+        return list(checkpoint_shapes(fsio.join(logdir, old_rel)))
+    except Exception:  # noqa: BLE001 - an unreadable old export: nothing to keep
+        return []
+
+
+def _transitional_config(
+    old_text: str | None, entries: list[tuple[str, str | None]], old_names: set[str]
+) -> str:
+    """The config that is consistent with both the old and the new checkpoint.
+
+    Tensors in both exports keep their metadata only where it is the very
+    same file in the old config (same labels, hence same rows); the others
+    are listed without metadata. Tensors only in one export are left out
+    (TensorBoard lists checkpoint tensors missing from the config unlabelled).
+    """
+    old_meta: dict[str, str] = {}
+    if old_text:
+        try:
+            old_meta = {e.tensor_name: e.metadata_path for e in parse_config(old_text).embeddings}
+        except Exception:  # noqa: BLE001
+            old_meta = {}
+    kept = [
+        (name, path if path and old_meta.get(name) == path else None)
+        for name, path in entries
+        if name in old_names
+    ]
+    return config_text(kept)
+
+
+def _write_tmp(path: str, text: str) -> str:
+    tmp = fsio.tmp_name(path)
+    with fsio.open_stream(tmp) as out:
+        out.write(text.encode("utf-8"))
+    return tmp
+
+
+def _write_metadata(logdir: str, name: str, meta: Metadata) -> str:
+    """Write ``meta`` as ``metadata-<tensor>-<hash>.tsv`` in ``logdir``; return the name.
+
+    The TSV is streamed (never held whole in memory) into a temporary file
+    while being hashed; the file is then renamed to its content-addressed
+    name, or dropped when a file with the same content already exists.
+    """
+    path_tmp = fsio.tmp_name(fsio.join(logdir, "metadata"))
+    digest = hashlib.sha1()
+    try:
+        with fsio.open_stream(path_tmp) as out:
+            for chunk in tsv_chunks(meta):
+                digest.update(chunk)
+                out.write(chunk)
+    except Exception:
+        fsio.remove(path_tmp)
+        raise
+    short = digest.hexdigest()[:12]
+    same = [n for n in fsio.listdir(logdir) if n.startswith("metadata-") and n.endswith(f"-{short}.tsv")]
+    if same:
+        fsio.remove(path_tmp)
+        return same[0]
+    fname = f"metadata-{_slug(name)}-{short}.tsv"
+    fsio.rename(path_tmp, fsio.join(logdir, fname))
+    return fname
+
+
 def _previous_prefixes(logdir: str, old_rel: str | None, keep: int) -> list[str]:
     if keep <= 0 or old_rel is None:
         return []
@@ -431,7 +526,8 @@ def _previous_prefixes(logdir: str, old_rel: str | None, keep: int) -> list[str]
     except Exception:  # noqa: BLE001
         return [old_rel]
     listed = re.findall(r'all_model_checkpoint_paths:\s*"([^"]*)"', text) or [old_rel]
-    listed = [p for p in listed if _CKPT_RE.match(p) and checkpoint_files(fsio.join(logdir, p))]
+    listed = [m.group(1) for m in map(_CKPT_RE.match, listed) if m]
+    listed = [p for p in listed if checkpoint_files(fsio.join(logdir, p))]
     return listed[-keep:]
 
 
