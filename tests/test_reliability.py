@@ -1,0 +1,242 @@
+"""Reliability of the exporter: SIGKILL at random moments, relocation, ram://.
+
+The kill test runs an exporter in a child process (forked from a
+multiprocessing forkserver that has imported TensorFlow once) and kills it
+with SIGKILL at random moments, many times. After every kill the run is
+resolved on disk exactly as TensorBoard 2.21's Projector does (its config,
+then the latest checkpoint named by the ``checkpoint`` state file) and its
+tensor must pair with its own metadata; at the end a real TensorBoard
+serves the run.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import random
+import shutil
+import signal
+import time
+from collections import Counter
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from projector_checks import assert_run_serves
+from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
+from google.protobuf import text_format
+
+from projector_tools import export_embeddings, parse_projector_tsv
+from projector_tools.checkpoint import checkpoint_shapes, read_tensor
+from projector_tools.export import CONFIG_FILENAME, STATE_FILENAME, current_export
+from projector_tools.fsio import TMP_MARK
+
+KILLS = int(os.environ.get("PT_KILLS", "60"))
+
+
+# -- resolving a run the way TensorBoard 2.21 does ---------------------------
+
+
+def resolve_like_tensorboard(run_dir: str) -> dict[str, tuple[np.ndarray, bytes | None]]:
+    """``{tensor: (value, metadata bytes or None)}`` as the Projector plugin finds them.
+
+    Mirrors projector_plugin.py: parse ``projector_config.pbtxt``; with no
+    ``model_checkpoint_path`` take ``tf.train.latest_checkpoint`` of the run
+    (then its parent); open it with ``tf.train.load_checkpoint``; metadata
+    paths are relative to the config's directory.
+    """
+    config = ProjectorConfig()
+    with tf.io.gfile.GFile(os.path.join(run_dir, CONFIG_FILENAME), "r") as f:
+        text_format.Parse(f.read(), config)
+    assert not config.model_checkpoint_path
+    ckpt = tf.train.latest_checkpoint(run_dir) or tf.train.latest_checkpoint(
+        os.path.join(run_dir, os.pardir)
+    )
+    assert ckpt, f"no checkpoint resolves in {os.listdir(run_dir)}"
+    reader = tf.train.load_checkpoint(ckpt)
+    metadata = {e.tensor_name: e.metadata_path for e in config.embeddings}
+    out = {}
+    for name, shape in reader.get_variable_to_shape_map().items():
+        if len(shape) != 2:
+            continue
+        data = None
+        if metadata.get(name):
+            path = os.path.realpath(os.path.join(run_dir, metadata[name]))
+            with open(path, "rb") as f:
+                data = f.read()
+        out[name] = (reader.get_tensor(name), data)
+    assert set(metadata) <= set(out), f"config lists {set(metadata)}, checkpoint has {set(out)}"
+    return out
+
+
+def assert_self_consistent(tensor: np.ndarray, metadata: bytes | str | None) -> int:
+    """The tensor and its labels come from the same export ``k``; return k.
+
+    ``None`` (no metadata) is the transitional state of a switch whose labels
+    change: unlabelled, but never labelled wrongly.
+    """
+    k = int(tensor[0, 0])
+    assert (tensor[:, 0] == k).all()
+    if metadata is None:
+        return k
+    rows = parse_projector_tsv(metadata).rows
+    assert len(rows) == tensor.shape[0], f"{tensor.shape[0]} tensor rows, {len(rows)} labels"
+    assert [r[0] for r in rows] == [f"e{k}:{i}" for i in range(tensor.shape[0])], (
+        f"tensor of export {k} paired with labels {rows[0][0]}..."
+    )
+    return k
+
+
+def kill_moment(run_dir: str) -> str:
+    """Where, judging by the files left, the last kill landed."""
+    rel, _step = current_export(run_dir)
+    names = os.listdir(run_dir)
+    ckpts = {n.split(".", 1)[0] for n in names if n.startswith("embeddings-") and TMP_MARK not in n}
+    newer = ckpts - {rel}
+    with open(os.path.join(run_dir, STATE_FILENAME)) as f:
+        if '"./' in f.read():
+            return "inside the switch (new checkpoint current, labels not yet)"
+    if any(TMP_MARK in n and n.startswith((STATE_FILENAME, CONFIG_FILENAME)) for n in names):
+        return "inside the switch (transitional files written)"
+    if newer:
+        return "new checkpoint written or being written, not switched"
+    if any(TMP_MARK in n for n in names) or len([n for n in names if n.startswith("metadata-")]) > 1:
+        return "new metadata written, checkpoint not started"
+    return "between exports (switched and cleaned up)"
+
+
+# -- the kill test -------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_moments_never_leaves_a_mixed_run(tmp_path, tensorboard, monkeypatch):
+    from _export_loop import export_number
+
+    # The forkserver is a fresh interpreter that ignores our sys.path (Python
+    # 3.11 drops it), so it finds the preloaded module through PYTHONPATH.
+    here = os.path.dirname(os.path.abspath(__file__))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")])))
+
+    run_dir = str(tmp_path / "logs" / "run")
+    matrix, labels = export_number(0, 500)
+    export_embeddings(matrix, run_dir, metadata=labels)
+
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["_export_loop"])
+    import _export_loop
+
+    rng = random.Random(6)
+    moments: Counter[str] = Counter()
+    exports_seen: set[int] = set()
+    start = time.monotonic()
+    for i in range(KILLS):
+        started = ctx.Event()
+        child = ctx.Process(
+            target=_export_loop.export_forever, args=(run_dir, 1_000 * (i + 1), started), daemon=True
+        )
+        child.start()
+        assert started.wait(60), "exporter child did not start"
+        # The random moment of the kill is the point of the test, not a wait
+        # for readiness: exports take ~5-60 ms, so kills land in every phase.
+        time.sleep(rng.uniform(0.0, 0.25))
+        os.kill(child.pid, signal.SIGKILL)
+        child.join(30)
+        assert child.exitcode == -signal.SIGKILL, child.exitcode
+        moments[kill_moment(run_dir)] += 1
+        resolved = resolve_like_tensorboard(run_dir)
+        assert list(resolved) == ["embedding"]
+        tensor, meta = resolved["embedding"]
+        exports_seen.add(assert_self_consistent(tensor, meta))
+        if meta is None:
+            moments["(unlabelled for the moment)"] += 1
+    elapsed = time.monotonic() - start
+    print(f"\n{KILLS} kills in {elapsed:.1f} s; kill moments: {dict(moments)}")
+    # The kills landed at varied points: before the switch (a new checkpoint
+    # on disk, not yet current) and after it, and the run moved on.
+    assert moments["new checkpoint written or being written, not switched"] >= 3, moments
+    assert moments["between exports (switched and cleaned up)"] >= 3, moments
+    assert len(exports_seen) >= KILLS // 3, exports_seen
+
+    tb = tensorboard(tmp_path / "logs")
+    info = tb.info("run")
+    assert [e["tensorName"] for e in info["embeddings"]] == ["embedding"]
+    served = tb.tensor("run", "embedding").reshape(-1, _export_loop.DIMS)
+    assert_self_consistent(served, tb.metadata("run", "embedding"))
+
+
+# -- relocation ------------------------------------------------------------------
+
+
+def test_copied_and_moved_run_loads_in_tensorboard_without_rewrite(tmp_path, tensorboard):
+    matrix = np.random.default_rng(3).standard_normal((40, 5), dtype=np.float32)
+    labels = [f"wörd {i}" for i in range(40)]
+    origin = tmp_path / "first place" / "run é"
+    export_embeddings(matrix, str(origin), metadata=labels)
+    before = {p.name: p.read_bytes() for p in origin.iterdir()}
+
+    copied = tmp_path / "elsewhere" / "logs" / "copied run"
+    shutil.copytree(origin, copied)
+    moved = tmp_path / "moved" / "logs" / "run"
+    moved.parent.mkdir(parents=True)
+    shutil.move(str(origin), str(moved))
+    shutil.rmtree(tmp_path / "first place")  # nothing may point back here
+
+    for run_dir in (copied, moved):
+        assert {p.name: p.read_bytes() for p in run_dir.iterdir()} == before  # no rewrite
+        tb = tensorboard(run_dir.parent)
+        assert_run_serves(tb, run_dir.name, {"embedding": matrix}, {"embedding": labels})
+        tb.stop()
+
+
+# -- ram:// ------------------------------------------------------------------------
+
+
+def test_export_to_ram_filesystem_round_trips():
+    matrix = np.random.default_rng(4).standard_normal((30, 6), dtype=np.float32)
+    other = np.random.default_rng(5).standard_normal((7, 2), dtype=np.float32)
+    labels = ["a\tb", "", "ü", *[f"w{i}" for i in range(27)]]
+    run = "ram://pt-tests/runs/ram run é"
+    result = export_embeddings(
+        {"embedding": matrix, "other": other}, run, metadata={"embedding": labels}
+    )
+    g = tf.io.gfile
+    names = sorted(g.listdir(run))
+    assert any("tfevents" in n for n in names), names
+    # every file the export reports exists and reads back
+    for path in result.files:
+        assert g.exists(path), path
+        with g.GFile(path, "rb") as f:
+            assert f.read(), path
+    # config: relative metadata path, no checkpoint path
+    config = ProjectorConfig()
+    with g.GFile(run + "/" + CONFIG_FILENAME, "r") as f:
+        text_format.Parse(f.read(), config)
+    assert not config.model_checkpoint_path
+    by_name = {e.tensor_name: e.metadata_path for e in config.embeddings}
+    assert set(by_name) == {"embedding", "other"} and not by_name["other"]
+    assert "/" not in by_name["embedding"]
+    # state file -> checkpoint prefix, read with the checkpoint reader and RestoreV2
+    with g.GFile(run + "/" + STATE_FILENAME, "r") as f:
+        state = f.read()
+    rel, _ = current_export(run)
+    assert f'model_checkpoint_path: "{rel}"' in state
+    prefix = run + "/" + rel
+    assert checkpoint_shapes(prefix) == {"embedding": [30, 6], "other": [7, 2]}
+    assert np.array_equal(read_tensor(prefix, "embedding"), matrix)
+    restored = tf.raw_ops.RestoreV2(
+        prefix=prefix, tensor_names=["other"], shape_and_slices=[""], dtypes=[tf.float32]
+    )[0].numpy()
+    assert np.array_equal(restored, other)
+    # metadata, parsed as the browser does
+    with g.GFile(run + "/" + by_name["embedding"], "rb") as f:
+        rows = parse_projector_tsv(f.read()).rows
+    assert len(rows) == 30 and rows[0] == ("a\\tb",) and rows[1] == ("\\empty",)
+
+    # a second export replaces the first and leaves no stale files behind
+    export_embeddings(matrix[:10], run, metadata=labels[:10])
+    after = sorted(g.listdir(run))
+    assert not any(TMP_MARK in n for n in after), after
+    assert len([n for n in after if n.endswith(".index")]) == 1, after
+    assert len([n for n in after if n.startswith("metadata-")]) == 1, after
+    rel2, _ = current_export(run)
+    assert read_tensor(run + "/" + rel2, "embedding").shape == (10, 6)
