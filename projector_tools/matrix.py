@@ -80,6 +80,7 @@ def as_matrix(
     if kind == "c":
         raise InputError(f"tensor {name!r} is complex ({arr.dtype}); pass real floats")
     arr, ids = select_rows(arr, max_rows=max_rows, rows=rows, name=name)
+    check_size(arr.shape, name)  # before any conversion allocates the float32 copy
     if arr.dtype != np.float32:
         try:
             arr = arr.astype(np.float32)
@@ -89,13 +90,6 @@ def as_matrix(
                 "float32"
             ) from None
     arr = np.ascontiguousarray(arr)
-    if arr.nbytes > MAX_TENSOR_BYTES:
-        raise InputError(
-            f"tensor {name!r} is {arr.nbytes / 2**30:.1f} GiB (shape {arr.shape}); "
-            "TensorBoard cannot serve a tensor over 2 GB (TensorBoard issue #1214) "
-            "and a browser could not draw it; export a subset with max_rows= "
-            "(first N ids) or rows= (chosen ids)"
-        )
     if not allow_nonfinite:
         # Chunked so that a large matrix needs no full-size boolean temporary.
         step = max(1, (1 << 24) // max(1, arr.shape[1]))
@@ -110,6 +104,31 @@ def as_matrix(
                     "training, or pass allow_nonfinite=True to export anyway"
                 )
     return arr, ids
+
+
+def check_size(shape: tuple[int, ...], name: str = "embedding") -> None:
+    """Refuse a matrix whose float32 form exceeds 2 GB (TensorBoard issue #1214).
+
+    Works on the shape alone, so nothing is allocated to find out.
+
+        >>> check_size((600_000, 1000))
+        Traceback (most recent call last):
+        ...
+        projector_tools.errors.InputError: tensor 'embedding' is 2.2 GiB ...
+    """
+    nbytes = 4
+    for dim in shape:
+        nbytes *= int(dim)
+    if nbytes > MAX_TENSOR_BYTES:
+        rows = int(shape[0])
+        fit = max(1, MAX_TENSOR_BYTES // max(1, nbytes // max(1, rows)))
+        raise InputError(
+            f"tensor {name!r} is {nbytes / 2**30:.1f} GiB as float32 (shape "
+            f"{tuple(int(d) for d in shape)}); TensorBoard cannot serve a tensor over "
+            "2 GB (TensorBoard issue #1214: the Projector gets nothing) and a browser "
+            f"could not draw it; export a subset with max_rows= (the first N ids, at most "
+            f"{fit:,} here; CLI --max-rows) or rows= (chosen ids, e.g. the most frequent)"
+        )
 
 
 def select_rows(
