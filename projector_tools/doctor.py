@@ -942,12 +942,26 @@ def fix(logdir: str, vocab_path: str | None = None) -> tuple[list[str], list[str
             if d not in done_dirs and fsio.exists(fsio.join(d, "checkpoint")):
                 done_dirs.add(d)
                 _rewrite_state_file(d, actions, notes)
-    for view in _used_views(inspect_pairs(logdir)):
+    views = _used_views(inspect_pairs(logdir))
+    for view in views:
         if view.config_error:
             continue
         if view.config_path and not view.checkpoint:
             h5 = find_keras_h5(view)
-            if h5:
+            if not h5:
+                continue
+            h5_dir = os.path.dirname(h5)
+            present = [v for v in views if v.listed and v.checkpoint_source == "run"
+                       and os.path.normpath(v.dir) == os.path.normpath(h5_dir)]
+            if present:
+                # e.g. ProjectorCallback already exports beside Keras' callback:
+                # keep that run, only set the unusable Keras config aside.
+                aside = _move_aside(view.config_path)
+                actions.append(
+                    f"{h5_dir} already holds a loadable Projector run; moved the Keras "
+                    f"callback's {view.config_path} aside to {aside}"
+                )
+            else:
                 convert_keras_h5(view, h5, vocab, actions, notes)
             continue
         _fix_config(view, vocab, actions, notes)

@@ -424,3 +424,25 @@ def test_model_checkpoint_path_in_config(tmp_path, capsys, absolute):
     assert rc == 0, out
     assert "model_checkpoint_path" not in (run / "projector_config.pbtxt").read_text()
     assert f'"{prefix.name}"' in (run / "checkpoint").read_text()
+
+
+def test_keras_callback_beside_projector_callback(tmp_path, capsys):
+    """Both callbacks on one logdir: --fix keeps ProjectorCallback's run as it is."""
+    import keras
+
+    from projector_tools import ProjectorCallback, vocabulary_metadata
+
+    logdir = tmp_path / "both"
+    model = build_model()
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    x, y = corpus(n=64)
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[
+        keras.callbacks.TensorBoard(log_dir=str(logdir), embeddings_freq=1),
+        ProjectorCallback(str(logdir), metadata=vocabulary_metadata(VOCAB)),
+    ])
+    rc, report = doctor_json(capsys, logdir)
+    assert rc == 1 and "keras_h5" in codes(report)
+    run_files = snapshot(logdir / "train")
+    rc, out = doctor(capsys, logdir, "--fix")
+    assert rc == 0, out
+    assert snapshot(logdir / "train") == run_files
