@@ -33,14 +33,16 @@ class Neighbor:
 
 
 def find_rows(labels: Sequence[str], token: str) -> list[int]:
-    """Rows labelled ``token`` (or whose escaped label reads as ``token``)."""
+    """Rows labelled ``token``, else ``escape_label(token)``, else ``token + "_"``."""
     from projector_tools.metadata import escape_label
 
-    rows = [i for i, lab in enumerate(labels) if lab == token]
-    if not rows:
-        escaped = escape_label(token)
-        rows = [i for i, lab in enumerate(labels) if lab == escaped]
-    return rows
+    for wanted in (token, escape_label(token), token + "_"):
+        # token + "_": a SubwordTextEncoder marks a word's last subword with "_",
+        # so "good" is the label "good_" when there is no label "good"
+        rows = [i for i, lab in enumerate(labels) if lab == wanted]
+        if rows:
+            return rows
+    return []
 
 
 def unknown_token_error(labels: Sequence[str], token: str, where: str = "") -> InputError:
@@ -119,6 +121,8 @@ def run_cli(args: argparse.Namespace) -> int:
         return 0
     n, d = points.matrix.shape
     extra = f" (label on {len(rows)} rows, using row {rows[0]})" if len(rows) > 1 else ""
+    if points.labels[rows[0]] != args.token:
+        extra += f" (label {points.labels[rows[0]]!r})"
     print(f"nearest neighbours of {args.token!r}{extra}{where}, {n} points x {d} dims")
     width = max((len(nb.label) for nb in result), default=5)
     print(f"{'rank':>4}  {'cosine':>7}  {'label':<{width}}  distance (as the Projector shows it)")

@@ -24,7 +24,7 @@ import numpy as np
 
 from projector_tools.errors import InputError
 
-TSNE_MAX_POINTS = 2000
+TSNE_MAX_POINTS = 1000
 _SPECIAL = re.compile(r"^(<pad>|\[UNK\]|<0x[0-9A-Fa-f]{2}>|\\empty|\d+)$")
 
 
@@ -64,7 +64,7 @@ def _binary_search_p(d2: np.ndarray, perplexity: float, tol: float = 1e-5) -> np
     return p
 
 
-def tsne_2d(matrix: np.ndarray, *, perplexity: float = 30.0, n_iter: int = 500,
+def tsne_2d(matrix: np.ndarray, *, perplexity: float = 30.0, n_iter: int = 400,
             seed: int = 0) -> np.ndarray:
     """Exact t-SNE (van der Maaten & Hinton) to 2-D; O(n^2), for a few thousand points."""
     x = np.asarray(matrix, dtype=np.float64)
@@ -79,24 +79,34 @@ def tsne_2d(matrix: np.ndarray, *, perplexity: float = 30.0, n_iter: int = 500,
     sq = (x ** 2).sum(axis=1)
     d2 = np.maximum(sq[:, None] + sq[None, :] - 2 * x @ x.T, 0.0)
     p = _binary_search_p(d2, perplexity)
-    p = (p + p.T) / (2 * n)
-    p = np.maximum(p, 1e-12)
+    p = ((p + p.T) / (2 * n)).astype(np.float32)
+    np.maximum(p, 1e-12, out=p)
     rng = np.random.default_rng(seed)
-    y = rng.normal(scale=1e-4, size=(n, 2))
+    y = rng.normal(scale=1e-4, size=(n, 2)).astype(np.float32)
     update = np.zeros_like(y)
     gains = np.ones_like(y)
-    lr = max(n / 12.0, 50.0)
+    lr = np.float32(max(n / 12.0, 50.0))
     for it in range(n_iter):
-        exag = 12.0 if it < 100 else 1.0
-        momentum = 0.5 if it < 100 else 0.8
-        sy = (y ** 2).sum(axis=1)
-        num = 1.0 / (1.0 + np.maximum(sy[:, None] + sy[None, :] - 2 * y @ y.T, 0.0))
+        exag = np.float32(12.0 if it < 100 else 1.0)
+        momentum = np.float32(0.5 if it < 100 else 0.8)
+        # 1 + squared distances, by broadcasting (BLAS is slow for n x 2 @ 2 x n)
+        d0 = y[:, 0:1] - y[:, 0]
+        num = d0 * d0
+        d1 = y[:, 1:2] - y[:, 1]
+        d1 *= d1
+        num += d1
+        num += 1
+        np.reciprocal(num, out=num)
         np.fill_diagonal(num, 0.0)
-        q = np.maximum(num / num.sum(), 1e-12)
-        pq = (exag * p - q) * num
-        grad = 4.0 * ((np.diag(pq.sum(axis=1)) - pq) @ y)
+        q = num / num.sum()
+        np.maximum(q, 1e-12, out=q)
+        pq = exag * p
+        pq -= q
+        pq *= num
+        grad = 4.0 * np.stack([(pq * d0).sum(axis=1), (pq * (y[:, 1:2] - y[:, 1])).sum(axis=1)],
+                              axis=1)
         same = np.sign(grad) == np.sign(update)
-        gains = np.where(same, gains * 0.8, gains + 0.2).clip(0.01)
+        gains = np.where(same, gains * 0.8, gains + 0.2).clip(0.01).astype(np.float32)
         update = momentum * update - lr * gains * grad
         y = y + update
         y = y - y.mean(axis=0)
@@ -112,7 +122,7 @@ def project(matrix: np.ndarray, method: str = "pca") -> tuple[np.ndarray, str]:
         if matrix.shape[0] > TSNE_MAX_POINTS:
             raise InputError(
                 f"t-SNE here is exact and limited to {TSNE_MAX_POINTS} points, the tensor has "
-                f"{matrix.shape[0]}; use --max-points or --method pca"
+                f"{matrix.shape[0]}; pass --max-points {TSNE_MAX_POINTS} or use --method pca"
             )
         return tsne_2d(matrix), "t-SNE"
     raise InputError(f"--method must be pca or tsne, not {method!r}")
@@ -190,7 +200,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--token", action="append", default=[], metavar="LABEL",
                         help="write this label (repeatable; replaces --labels)")
     parser.add_argument("--max-points", type=int, default=None, metavar="N",
-                        help="plot only the first N rows (t-SNE needs <= %d)" % TSNE_MAX_POINTS)
+                        help="plot only the first N rows (t-SNE: at most %d, the first %d by default)"
+                        % (TSNE_MAX_POINTS, TSNE_MAX_POINTS))
     parser.add_argument("--run", help="run name as TensorBoard lists it (default: the first)")
     parser.add_argument("--tensor", help="tensor name (default: the first with labels)")
 
@@ -207,6 +218,10 @@ def run_cli(args: argparse.Namespace) -> int:
         if args.max_points < 1:
             raise InputError("--max-points must be at least 1")
         matrix, labels = matrix[: args.max_points], labels[: args.max_points]
+    if args.method == "tsne" and matrix.shape[0] > TSNE_MAX_POINTS and args.max_points is None:
+        print(f"note: t-SNE of the first {TSNE_MAX_POINTS} of {matrix.shape[0]} points "
+              "(in a vocabulary, the most frequent ids); --max-points N to choose")
+        matrix, labels = matrix[:TSNE_MAX_POINTS], labels[:TSNE_MAX_POINTS]
     if not np.isfinite(matrix).all():
         raise InputError(
             f"tensor {points.tensor!r} holds NaN or Inf values; run `projector-tools doctor`"

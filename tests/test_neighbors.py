@@ -75,3 +75,13 @@ def test_nearest_is_pure_and_handles_zero_vectors():
     assert [n.label for n in out] == ["b", "c", "z"]
     assert out[0].similarity == pytest.approx(0.9 / np.hypot(0.9, 0.1))
     assert out[2].similarity == 0.0
+
+
+def test_subword_word_end_marker(capsys, tmp_path):
+    """In a SubwordTextEncoder vocabulary "good" is the label "good_"."""
+    from projector_tools import export_embeddings
+
+    m = np.array([[1, 0], [0.9, 0.2], [0, 1]], dtype=np.float32)
+    export_embeddings(m, str(tmp_path / "run"), metadata=["good_", "great_", "bad_"])
+    rc, out, _ = cli(capsys, tmp_path, "good", "-k", "1")
+    assert rc == 0 and "'good_'" in out and "great_" in out.splitlines()[-1]
