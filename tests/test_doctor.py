@@ -446,3 +446,19 @@ def test_keras_callback_beside_projector_callback(tmp_path, capsys):
     rc, out = doctor(capsys, logdir, "--fix")
     assert rc == 0, out
     assert snapshot(logdir / "train") == run_files
+
+
+def test_metadata_outside_the_config_dir_is_copied_in(tmp_path, capsys, tensorboard):
+    """TensorBoard refuses a metadata path that leaves the config's directory."""
+    logdir, run, m = _export(tmp_path)
+    meta = next(run.glob("metadata-*.tsv"))
+    outside = tmp_path / "labels.tsv"
+    meta.rename(outside)
+    _set_config(run, f'metadata_path: "{meta.name}"', 'metadata_path: "../../labels.tsv"')
+    rc, report = doctor_json(capsys, logdir)
+    assert rc == 1 and "metadata_outside" in codes(report)
+    rc, out = doctor(capsys, logdir, "--fix")
+    assert rc == 0, out
+    assert outside.exists()
+    assert_run_serves(tensorboard(logdir), "run", {"embedding": m},
+                      labels={"embedding": [f"w{i}" for i in range(6)]})
