@@ -59,7 +59,7 @@ DEFAULTS: dict[str, Any] = {
     "dataset": "demo",
     "embedding_dim": 16,
     "epochs": 10,
-    "batch_size": 32,
+    "batch_size": 64,
     "target_vocab_size": 2**13,
     "seed": 0,
 }

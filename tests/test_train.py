@@ -53,7 +53,7 @@ def demo_run(tmp_path_factory):
     from projector_tools import train
 
     logdir = tmp_path_factory.mktemp("runs") / "demo"
-    result = train(str(logdir), epochs=3, verbose=0)
+    result = train(str(logdir), epochs=3, batch_size=32, verbose=0)
     return logdir, result
 
 
