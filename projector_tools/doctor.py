@@ -204,7 +204,8 @@ def _check_pair(report: Report, view: Any, shadowed: bool) -> None:
         report.add(
             ERROR, "config_unreadable",
             f"run {run!r}: {view.config_path} is not a valid ProjectorConfig text proto "
-            f"({view.config_error}); TensorBoard stops reading this run",
+            f"({view.config_error}); TensorBoard's Projector fails while reading the "
+            "configs and shows nothing",
             fix="rewrite it, e.g. with `projector-tools export`", run=run, path=view.config_path,
         )
         return
@@ -349,7 +350,9 @@ def _check_tensors(report: Report, view: Any) -> None:
     }
     for ev in view.embeddings:
         loads = True
-        if ev.from_config and not ev.in_checkpoint and not ev.tensor_path:
+        if ev.from_config and not ev.in_checkpoint and not ev.tensor_path and view.checkpoint_error:
+            loads = False
+        elif ev.from_config and not ev.in_checkpoint and not ev.tensor_path:
             loads = False
             cands = ", ".join(f"{k} {v}" for k, v in sorted(candidates.items())) or "none"
             report.add(

@@ -199,6 +199,8 @@ def inspect_pair(name: str, assets_dir: str, has_events: bool) -> RunView:
         view.config_path = config_path
         config, view.config_error = _read_config(config_path)
         view.config = config
+        if view.config_error:
+            return view  # the plugin's text_format.Parse raises: nothing is listed
     has_tensor_files = bool(config) and any(e.tensor_path for e in config.embeddings)
     if config is not None and config.model_checkpoint_path:
         view.checkpoint = config.model_checkpoint_path
