@@ -979,7 +979,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("logdir", help="the directory you pass to tensorboard --logdir")
     parser.add_argument("--fix", action="store_true",
                         help="repair what can be repaired without guessing (backups kept)")
-    parser.add_argument("--vocab", help="with --fix: the vocabulary the model was trained with "
+    parser.add_argument("--vocab", metavar="FILE", help="with --fix: the vocabulary the model was trained with "
                         "(SubwordTextEncoder .subwords file or one token per line)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
 
