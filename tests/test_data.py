@@ -337,3 +337,38 @@ def test_data_dir_may_point_at_the_archive_or_the_extracted_tree(tmp_path, monke
     ]:
         data = load_dataset(dataset, data_dir=str(path), **quiet)
         assert sorted(zip(data.train_texts, data.train_labels)) == sorted(written["train"]), (dataset, path)
+
+
+def test_imdb_through_tfds_prepares_once_then_reads_the_prepared_dataset(tmp_path, monkeypatch):
+    """The online path with only the network fetch replaced: the probe reaches
+    a local listening socket, tfds' download returns a small aclImdb archive,
+    and tfds itself prepares ``imdb_reviews/plain_text`` in the data dir."""
+    import pathlib
+
+    from tensorflow_datasets.core.download import download_manager
+
+    written = _write_acl_tree(tmp_path / "src", n_per_class=4)
+    archive = tmp_path / IMDB_ARCHIVE
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(tmp_path / "src" / "aclImdb", arcname="aclImdb")
+    fetched: list[str] = []
+
+    def download(self, url):
+        fetched.append(url)
+        return pathlib.Path(archive)
+
+    monkeypatch.setattr(download_manager.DownloadManager, "download", download)
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        monkeypatch.setenv("PROJECTOR_TOOLS_IMDB_URL", f"http://127.0.0.1:{listener.getsockname()[1]}/x.tar.gz")
+        data = load_dataset("imdb_reviews/subwords8k", data_dir=str(tmp_path / "tfds"), progress=lambda m: None)
+    assert fetched and "aclImdb_v1.tar.gz" in fetched[0]
+    assert sorted(zip(data.train_texts, data.train_labels)) == sorted(written["train"])
+    assert sorted(zip(data.test_texts, data.test_labels)) == sorted(written["test"])
+
+    # Prepared now: read again with the network closed and the download gone.
+    monkeypatch.setenv("PROJECTOR_TOOLS_IMDB_URL", _closed_port_url())
+    monkeypatch.setattr(download_manager.DownloadManager, "download", None)
+    again = load_dataset("imdb_reviews/subwords8k", data_dir=str(tmp_path / "tfds"), progress=lambda m: None)
+    assert sorted(again.test_texts) == sorted(t for t, _ in written["test"])
