@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -367,21 +368,28 @@ def write_run(
     _ensure_event_file(logdir)
 
     # 1. metadata, streamed through a hash into a temporary file, then renamed
-    #    to its content-addressed name (an unchanged label set keeps its file)
-    meta_names: dict[str, str] = {}
-    meta_rows: dict[str, int] = {}
-    for name, meta in metas.items():
-        meta_names[name] = _write_metadata(logdir, name, meta)
-        meta_rows[name] = len(meta)
-
-    # 2. the checkpoint, under a step no reader knows yet
+    #    to its content-addressed name (an unchanged label set keeps its file),
+    #    in a thread while 2. the checkpoint is written under a step no reader
+    #    knows yet (its writes release the GIL, so the two overlap).
+    meta_rows = {name: len(meta) for name, meta in metas.items()}
     prefix = fsio.join(logdir, rel_prefix)
-    try:
-        write_checkpoint(prefix, matrices)
-    except Exception as exc:  # noqa: BLE001
-        for f in checkpoint_files(prefix):
-            fsio.remove(f)
-        raise LogdirError(f"writing the checkpoint {prefix!r} failed: {exc}") from None
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(
+            lambda: {name: _write_metadata(logdir, name, meta) for name, meta in metas.items()}
+        )
+        try:
+            write_checkpoint(prefix, matrices)
+        except Exception as exc:  # noqa: BLE001
+            pending.exception()  # let the metadata thread finish first
+            for f in checkpoint_files(prefix):
+                fsio.remove(f)
+            raise LogdirError(f"writing the checkpoint {prefix!r} failed: {exc}") from None
+        try:
+            meta_names: dict[str, str] = pending.result()
+        except Exception:
+            for f in checkpoint_files(prefix):
+                fsio.remove(f)
+            raise
 
     # 3. the switch-over. TensorBoard reads the config and the state file
     #    independently, so no single rename can switch both. Every pair a
