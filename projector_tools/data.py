@@ -23,8 +23,8 @@ Real review text is cleaned by :func:`clean_review` (``<br />`` markup,
 HTML entities, stray whitespace; quotes and non-ASCII are kept).
 
     >>> data = load_dataset("demo")
-    >>> len(data.train_texts), data.train_labels[:4]
-    (4000, [...])
+    >>> len(data.train_texts), len(data.test_texts), sorted(set(data.train_labels))
+    (4000, 1000, [0, 1])
     >>> encoder = build_encoder(data.train_texts)          # SubwordTextEncoder
 """
 
