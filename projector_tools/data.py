@@ -43,6 +43,7 @@ import threading
 import time
 import unicodedata
 import urllib.parse
+import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -416,6 +417,12 @@ def _probe(url: str, timeout: float) -> str | None:
     parts = urllib.parse.urlsplit(url)
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
+    # Behind a proxy the download goes through the proxy: probe that instead.
+    proxy = urllib.request.getproxies().get(parts.scheme)
+    if proxy and host not in ("127.0.0.1", "localhost", "::1") and not urllib.request.proxy_bypass(host):
+        p = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+        if p.hostname:
+            host, port = p.hostname, p.port or 80
     result: list[str | None] = []
 
     def attempt() -> None:
