@@ -134,7 +134,7 @@ def bench_case(train_kwargs: dict, epochs: int, verbose: int, tmp: str) -> dict:
     import keras
 
     from projector_tools.data import encode_texts, load_dataset, load_encoder
-    from projector_tools.train import DEFAULTS, train
+    from projector_tools.trainer import DEFAULTS, train
 
     logdir = os.path.join(tmp, f"ours-{len(os.listdir(tmp))}")
     timer = _timer_callback()

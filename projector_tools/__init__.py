@@ -63,7 +63,7 @@ def __getattr__(name: str) -> Any:
 
         return ProjectorCallback
     if name == "train":
-        from projector_tools.train import train
+        from projector_tools.trainer import train
 
         return train
     raise AttributeError(f"module 'projector_tools' has no attribute {name!r}")

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 # has ``configure_parser(parser)`` and ``run_cli(args) -> int`` and imports
 # TensorFlow lazily, so that building the parser stays fast.
 EXTERNAL_COMMANDS = [
-    ("train", "projector_tools.train", "train the seed's model and export its embedding"),
+    ("train", "projector_tools.trainer", "train the seed's model and export its embedding"),
     ("doctor", "projector_tools.doctor", "explain (and --fix) why a logdir shows nothing"),
     ("neighbors", "projector_tools.neighbors", "cosine nearest neighbours of a token"),
     ("plot", "projector_tools.plot", "a 2-D picture of a run, labelled, as PNG"),

@@ -306,7 +306,7 @@ def test_subword_vocabulary_from_messy_reviews_round_trips_and_reports_progress(
 
 def test_importing_the_trainer_modules_does_not_import_tensorflow():
     code = (
-        "import sys, projector_tools.train, projector_tools.data, projector_tools.demo_corpus;"
+        "import sys, projector_tools.trainer, projector_tools.data, projector_tools.demo_corpus;"
         "print('tensorflow' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -247,7 +247,7 @@ def test_cli_imdb_offline_fails_in_seconds_and_writes_nothing(tmp_path):
 def test_pipeline_yields_every_review_once_in_length_buckets():
     import tensorflow as tf
 
-    from projector_tools.train import make_dataset
+    from projector_tools.trainer import make_dataset
 
     rng = np.random.default_rng(0)
     ids = [list(rng.integers(1, 50, size=int(n))) for n in rng.integers(1, 120, size=300)]
@@ -277,11 +277,11 @@ def test_pipeline_yields_every_review_once_in_length_buckets():
     assert padding < seed_padding / 2
 
 
-def test_projector_tools_train_is_callable_even_after_the_submodule_import():
+def test_projector_tools_train_is_the_function_even_after_the_module_import():
     import projector_tools
-    import projector_tools.train as module
+    import projector_tools.trainer as module
 
     from projector_tools import train
 
-    assert callable(train) and callable(projector_tools.train) and callable(module)
-    assert "resume" in (module.train.__doc__ or "")
+    assert train is module.train and projector_tools.train is module.train
+    assert "resume" in (train.__doc__ or "")

@@ -46,7 +46,6 @@ import json
 import os
 import sys
 import time
-import types
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -565,15 +564,3 @@ def run_cli(args: argparse.Namespace) -> int:
     print(f"projector run: {result.projector_run} ({result.vocab_size} x {result.embedding_dim}, labelled)")
     print(f"view: {result.tensorboard_command()}")
     return 0
-
-
-# ``projector_tools.train`` names both this module and the function above:
-# once the module has been imported (the CLI imports it), the package
-# attribute ``train`` is the module. Make calling the module call the function,
-# so ``from projector_tools import train; train("runs/demo")`` always works.
-class _CallableModule(types.ModuleType):
-    def __call__(self, *args: Any, **kwargs: Any) -> TrainResult:
-        return train(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
