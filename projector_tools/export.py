@@ -435,7 +435,7 @@ def write_run(
             fsio.remove(tmp)
         raise LogdirError(f"switching {logdir!r} to the new export failed: {exc}") from None
 
-    # 5. remove what no longer belongs to a kept export
+    # 4. remove what no longer belongs to a kept export
     _cleanup(logdir, keep_prefixes=set(kept + [rel_prefix]), keep_files=keep_meta)
 
     exported = tuple(
