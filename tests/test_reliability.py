@@ -306,3 +306,36 @@ def test_tensorboard_never_serves_a_mismatched_pair_while_the_callback_exports(t
     # that a new checkpoint does not invalidate: observed, not asserted.
     print(f"\n{len(seen)} polls during 5 epochs: rows always {vocab}/{vocab}/{vocab}; "
           f"{distinct} distinct tensors served; final epoch served: {latest}")
+
+
+# -- the checkpoint writer -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("root", ["local", "ram://pt-tests/bundle"])
+def test_streamed_checkpoint_matches_savev2(tmp_path, monkeypatch, root):
+    """Our tensor-bundle writer and SaveV2 write the same data, read the same way."""
+    from projector_tools import checkpoint
+
+    base = str(tmp_path) if root == "local" else root
+    tensors = {
+        "embedding": np.random.default_rng(8).standard_normal((300, 7), dtype=np.float32),
+        "a/é b": np.random.default_rng(9).standard_normal((2, 3), dtype=np.float32),
+    }
+    ours = checkpoint.write_checkpoint(base + "/ours/ckpt", tensors)
+    assert [os.path.basename(f) for f in ours] == ["ckpt.data-00000-of-00001", "ckpt.index"]
+    monkeypatch.setattr(checkpoint, "_fast_crc32c", lambda: None)  # google-crc32c missing
+    checkpoint.write_checkpoint(base + "/savev2/ckpt", tensors)
+    g = tf.io.gfile
+    with g.GFile(ours[0], "rb") as a, g.GFile(base + "/savev2/ckpt.data-00000-of-00001", "rb") as b:
+        assert a.read() == b.read()
+    for prefix in (base + "/ours/ckpt", base + "/savev2/ckpt"):
+        assert checkpoint_shapes(prefix) == {"embedding": [300, 7], "a/é b": [2, 3]}
+        for name, value in tensors.items():
+            assert np.array_equal(read_tensor(prefix, name), value)
+            restored = tf.raw_ops.RestoreV2(
+                prefix=prefix, tensor_names=[name], shape_and_slices=[""], dtypes=[tf.float32]
+            )[0].numpy()
+            assert np.array_equal(restored, value)
+        if root == "local":  # what TensorBoard calls (on ram:// it mistakes a prefix for a dir)
+            reader = tf.train.load_checkpoint(prefix)
+            assert np.array_equal(reader.get_tensor("embedding"), tensors["embedding"])
