@@ -24,7 +24,6 @@ costs seconds for a large vocabulary. When the C implementation of
 from __future__ import annotations
 
 import os
-import posixpath
 import struct
 from collections.abc import Mapping
 
@@ -151,9 +150,10 @@ def _write_bundle(prefix: str, arrays: Mapping[str, np.ndarray], extend) -> list
     entries = [(b"", header.SerializeToString())]
     offset = 0
     data_path = prefix + DATA_SUFFIX
-    parent = posixpath.dirname(prefix) if fsio.is_remote(prefix) else os.path.dirname(prefix)
-    if parent and not fsio.is_remote(prefix) and not os.path.isdir(parent):
-        fsio.gfile().makedirs(parent)
+    if not fsio.is_remote(prefix):  # SaveV2 creates the directory too
+        parent = os.path.dirname(prefix)
+        if parent and not os.path.isdir(parent):
+            os.makedirs(parent, exist_ok=True)
     with fsio.open_stream(data_path) as out:
         for name, arr in arrays.items():
             flat = arr.reshape(-1).view(np.uint8)
