@@ -7,13 +7,14 @@ as it is, instead of the object paths
 which works on every TensorFlow filesystem (``ram://`` included, where
 ``tf.train.load_checkpoint`` mistakes a prefix for a directory).
 
-Writing streams the matrix straight from the caller's array into the
-``.data`` file (TensorFlow's tensor-bundle format: raw little-endian bytes,
-plus an ``.index`` table of offsets and CRC32C checksums). ``tf.raw_ops.SaveV2``
-would first copy the whole matrix into a TensorFlow tensor (the numpy
-buffer is rarely aligned enough to be shared), which doubles peak memory and
-costs seconds for a large vocabulary. When the C implementation of
-``google-crc32c`` is missing, ``SaveV2`` is used instead.
+Writing uses TensorFlow's own ops. ``tf.raw_ops.SaveV2`` copies each tensor
+it is given (a numpy buffer is rarely aligned enough to be shared), which
+for one large matrix means a second full copy in memory and seconds of
+work. A large matrix is therefore saved in row slices of
+:data:`SLICE_BYTES`, each slice into a temporary checkpoint of its own, and
+``tf.raw_ops.MergeV2Checkpoints`` joins them into one checkpoint (one
+``.data`` shard per slice): peak memory grows by one slice, not one matrix.
+Readers see one tensor with its full shape.
 
     >>> write_checkpoint("/tmp/ckpt/emb", {"embedding": np.eye(3, dtype="float32")})
     ['/tmp/ckpt/emb.data-00000-of-00001', '/tmp/ckpt/emb.index']
@@ -24,159 +25,79 @@ costs seconds for a large vocabulary. When the C implementation of
 from __future__ import annotations
 
 import os
-import struct
+import uuid
 from collections.abc import Mapping
 
 import numpy as np
 
 from projector_tools.errors import SourceError
 
-DATA_SUFFIX = ".data-00000-of-00001"
-INDEX_SUFFIX = ".index"
-# Bytes handed to the filesystem (and the checksum) per call.
-CHUNK_BYTES = 1 << 22
-_TABLE_MAGIC = 0xDB4775248B80FB57  # leveldb's table magic, used by TensorFlow
-_CRC_MASK_DELTA = 0xA282EAD8
-
-
-def _fast_crc32c():
-    """``google_crc32c.extend`` when its C implementation is installed, else None."""
-    try:
-        import google_crc32c
-    except ImportError:
-        return None
-    if getattr(google_crc32c, "implementation", "") != "c":
-        return None
-    return google_crc32c.extend
+# A tensor larger than this is saved in row slices of about this size.
+SLICE_BYTES = 16 << 20
+# Temporary slice checkpoints carry this mark (see fsio.TMP_MARK) so that an
+# interrupted export's leftovers are recognised and cleaned up.
+_PART_MARK = ".tmp-pt-part-"
 
 
 def write_checkpoint(prefix: str, tensors: Mapping[str, np.ndarray]) -> list[str]:
-    """Write ``tensors`` (float32 2-D arrays) as a V2 checkpoint at ``prefix``.
-
-    Returns the checkpoint's files. The arrays are not copied: each one is
-    written and checksummed in chunks of :data:`CHUNK_BYTES`.
-    """
-    extend = _fast_crc32c()
-    arrays = {n: np.asarray(v) for n, v in tensors.items()}
-    if extend is None or any(
-        a.dtype != np.float32 or not a.flags.c_contiguous for a in arrays.values()
-    ):
-        return _write_with_savev2(prefix, arrays)
-    return _write_bundle(prefix, arrays, extend)
-
-
-def _write_with_savev2(prefix: str, tensors: Mapping[str, np.ndarray]) -> list[str]:
+    """Write 2-D ``tensors`` as a V2 checkpoint at ``prefix``; return its files."""
     import tensorflow as tf
 
-    names = list(tensors)
-    values = [tf.convert_to_tensor(tensors[n]) for n in names]
-    tf.raw_ops.SaveV2(
-        prefix=prefix,
-        tensor_names=names,
-        shape_and_slices=[""] * len(names),
-        tensors=values,
-    )
+    if "://" not in prefix:
+        os.makedirs(os.path.dirname(os.path.abspath(prefix)), exist_ok=True)
+    arrays = {name: np.asarray(value) for name, value in tensors.items()}
+    big = {n: a for n, a in arrays.items() if a.nbytes > SLICE_BYTES and a.shape[0] > 1}
+    if not big:
+        _save(prefix, [(n, "", a) for n, a in arrays.items()])
+        return checkpoint_files(prefix)
+
+    parts: list[str] = []
+    token = uuid.uuid4().hex[:8]
+
+    def part_prefix() -> str:
+        return f"{prefix}{_PART_MARK}{token}-{len(parts)}"
+
+    try:
+        small = [(n, "", a) for n, a in arrays.items() if n not in big]
+        if small:
+            parts.append(part_prefix())
+            _save(parts[-1], small)
+        for name, arr in big.items():
+            rows, dims = arr.shape
+            step = max(1, SLICE_BYTES // max(1, arr.itemsize * dims))
+            for start in range(0, rows, step):
+                block = arr[start : start + step]
+                spec = f"{rows} {dims} {start},{len(block)}:-"
+                parts.append(part_prefix())
+                _save(parts[-1], [(name, spec, block)])
+        tf.raw_ops.MergeV2Checkpoints(
+            checkpoint_prefixes=parts, destination_prefix=prefix, delete_old_dirs=False
+        )
+    finally:
+        for part in parts:  # merged parts are gone already; this clears a failed try
+            for f in checkpoint_files(part):
+                _remove(f)
     return checkpoint_files(prefix)
 
 
-# -- tensor bundle writer ---------------------------------------------------
-# Format (tensorflow/core/util/tensor_bundle): ``<prefix>.data-00000-of-00001``
-# holds the tensors' raw bytes back to back; ``<prefix>.index`` is a leveldb
-# table (tensorflow/core/lib/io/table) mapping "" to a BundleHeaderProto and
-# each tensor name to a BundleEntryProto (dtype, shape, offset, size, masked
-# CRC32C of the bytes). Readers verify both the block and the tensor checksums.
+def _save(prefix: str, items: list[tuple[str, str, np.ndarray]]) -> None:
+    import tensorflow as tf
 
-
-def _mask(crc: int) -> int:
-    return ((((crc >> 15) | (crc << 17)) & 0xFFFFFFFF) + _CRC_MASK_DELTA) & 0xFFFFFFFF
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
-def _block(entries: list[tuple[bytes, bytes]]) -> bytes:
-    """A table block, every entry a restart point (no key prefix sharing)."""
-    buf = bytearray()
-    restarts = []
-    for key, value in entries:
-        restarts.append(len(buf))
-        buf += _varint(0) + _varint(len(key)) + _varint(len(value)) + key + value
-    if not restarts:
-        restarts = [0]
-    for r in restarts:
-        buf += struct.pack("<I", r)
-    buf += struct.pack("<I", len(restarts))
-    return bytes(buf)
-
-
-def _handle(offset: int, size: int) -> bytes:
-    return _varint(offset) + _varint(size)
-
-
-def _index_table(entries: list[tuple[bytes, bytes]], extend) -> bytes:
-    out = bytearray()
-    handles = []
-    for block in (_block(sorted(entries)), _block([])):  # data block, meta-index block
-        handles.append(_handle(len(out), len(block)))
-        out += block + b"\x00" + struct.pack("<I", _mask(extend(0, block + b"\x00")))
-    last_key = max(k for k, _ in entries)
-    index = _block([(last_key, handles[0])])
-    index_handle = _handle(len(out), len(index))
-    out += index + b"\x00" + struct.pack("<I", _mask(extend(0, index + b"\x00")))
-    footer = handles[1] + index_handle
-    out += footer + b"\x00" * (40 - len(footer)) + struct.pack("<Q", _TABLE_MAGIC)
-    return bytes(out)
-
-
-def _write_bundle(prefix: str, arrays: Mapping[str, np.ndarray], extend) -> list[str]:
-    from tensorflow.core.framework import types_pb2
-    from tensorflow.core.protobuf import tensor_bundle_pb2
-
-    from projector_tools import fsio
-
-    header = tensor_bundle_pb2.BundleHeaderProto(
-        num_shards=1, endianness=tensor_bundle_pb2.BundleHeaderProto.LITTLE
+    tf.raw_ops.SaveV2(
+        prefix=prefix,
+        tensor_names=[n for n, _, _ in items],
+        shape_and_slices=[spec for _, spec, _ in items],
+        tensors=[a for _, _, a in items],
     )
-    header.version.producer = 1
-    entries = [(b"", header.SerializeToString())]
-    offset = 0
-    data_path = prefix + DATA_SUFFIX
-    if not fsio.is_remote(prefix):  # SaveV2 creates the directory too
-        parent = os.path.dirname(prefix)
-        if parent and not os.path.isdir(parent):
-            os.makedirs(parent, exist_ok=True)
-    with fsio.open_stream(data_path) as out:
-        for name, arr in arrays.items():
-            flat = arr.reshape(-1).view(np.uint8)
-            if flat.flags.writeable:  # the checksum wants a read-only buffer
-                flat = flat.view()
-                flat.flags.writeable = False
-            crc = 0
-            for start in range(0, flat.size, CHUNK_BYTES):
-                chunk = flat[start : start + CHUNK_BYTES]
-                crc = extend(crc, chunk)
-                out.write(chunk)
-            entry = tensor_bundle_pb2.BundleEntryProto(
-                dtype=types_pb2.DT_FLOAT, shard_id=0, offset=offset, size=flat.size,
-                crc32c=_mask(crc),
-            )
-            for dim in arr.shape:
-                entry.shape.dim.add(size=int(dim))
-            entries.append((name.encode("utf-8"), entry.SerializeToString()))
-            offset += flat.size
-    index = _index_table(entries, extend)
-    with fsio.open_stream(prefix + INDEX_SUFFIX) as out:
-        out.write(index)
-    return [data_path, prefix + INDEX_SUFFIX]
+
+
+def _remove(path: str) -> None:
+    import tensorflow as tf
+
+    try:
+        tf.io.gfile.remove(path)
+    except Exception:  # noqa: BLE001 - already gone
+        pass
 
 
 def checkpoint_files(prefix: str) -> list[str]:

@@ -116,55 +116,20 @@ def atomic_write(path: str, data: bytes | str) -> None:
         raise LogdirError(f"cannot write {path!r}: {_reason(exc)}") from None
 
 
-class _Stream:
-    """A binary file being written; ``write`` takes bytes or any buffer."""
-
-    def __init__(self, path: str):
-        self.path = path
-        if is_remote(path):
-            self._f = gfile().GFile(path, "wb")
-            self._local = False
-        else:
-            # Local files are written by the OS directly: GFile.write only takes
-            # ``bytes``, i.e. one extra copy of every chunk of a large matrix.
-            self._f = open(path, "wb")  # noqa: SIM115 - closed in close()
-            self._local = True
-
-    def write(self, data) -> None:
-        if self._local or isinstance(data, bytes):
-            self._f.write(data)
-        else:
-            self._f.write(memoryview(data).tobytes())
-
-    def close(self) -> None:
-        self._f.close()
-
-    def __enter__(self) -> "_Stream":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
-def open_stream(path: str) -> _Stream:
-    """Open ``path`` for streaming binary writes (local: the OS; else tf.io.gfile).
+def open_stream(path: str):
+    """Open ``path`` (any TensorFlow filesystem) for streaming ``bytes`` writes.
 
         >>> with open_stream("ram://x/data.bin") as out:
         ...     out.write(b"abc")
     """
     try:
-        return _Stream(path)
+        return gfile().GFile(path, "wb")
     except Exception as exc:  # noqa: BLE001
         raise LogdirError(f"cannot write {path!r}: {_reason(exc)}") from None
 
 
 def rename(src: str, dst: str) -> None:
-    """Rename ``src`` over ``dst`` (atomic on local filesystems)."""
-    if not is_remote(src):
-        import os
-
-        os.replace(src, dst)
-        return
+    """Rename ``src`` over ``dst`` (atomic on local filesystems: rename(2))."""
     gfile().rename(src, dst, overwrite=True)
 
 

@@ -311,9 +311,9 @@ def test_tensorboard_never_serves_a_mismatched_pair_while_the_callback_exports(t
 # -- the checkpoint writer -----------------------------------------------------------
 
 
-@pytest.mark.parametrize("root", ["local", "ram://pt-tests/bundle"])
-def test_streamed_checkpoint_matches_savev2(tmp_path, monkeypatch, root):
-    """Our tensor-bundle writer and SaveV2 write the same data, read the same way."""
+@pytest.mark.parametrize("root", ["local", "ram://pt-tests/slices"])
+def test_sliced_checkpoint_reads_like_a_whole_one(tmp_path, monkeypatch, root):
+    """A matrix saved in row slices and merged reads back as one tensor, everywhere."""
     from projector_tools import checkpoint
 
     base = str(tmp_path) if root == "local" else root
@@ -321,14 +321,14 @@ def test_streamed_checkpoint_matches_savev2(tmp_path, monkeypatch, root):
         "embedding": np.random.default_rng(8).standard_normal((300, 7), dtype=np.float32),
         "a/é b": np.random.default_rng(9).standard_normal((2, 3), dtype=np.float32),
     }
-    ours = checkpoint.write_checkpoint(base + "/ours/ckpt", tensors)
-    assert [os.path.basename(f) for f in ours] == ["ckpt.data-00000-of-00001", "ckpt.index"]
-    monkeypatch.setattr(checkpoint, "_fast_crc32c", lambda: None)  # google-crc32c missing
-    checkpoint.write_checkpoint(base + "/savev2/ckpt", tensors)
-    g = tf.io.gfile
-    with g.GFile(ours[0], "rb") as a, g.GFile(base + "/savev2/ckpt.data-00000-of-00001", "rb") as b:
-        assert a.read() == b.read()
-    for prefix in (base + "/ours/ckpt", base + "/savev2/ckpt"):
+    whole = checkpoint.write_checkpoint(base + "/whole/ckpt", tensors)
+    assert [os.path.basename(f) for f in whole] == ["ckpt.data-00000-of-00001", "ckpt.index"]
+    monkeypatch.setattr(checkpoint, "SLICE_BYTES", 7 * 4 * 64)  # 64-row slices: 5 of them
+    sliced = checkpoint.write_checkpoint(base + "/sliced/ckpt", tensors)
+    assert len([f for f in sliced if ".data-" in f]) == 6  # the small tensor + 5 slices
+    # no temporary slice checkpoint is left behind
+    assert sorted(tf.io.gfile.listdir(base + "/sliced")) == sorted(os.path.basename(f) for f in sliced)
+    for prefix in (base + "/whole/ckpt", base + "/sliced/ckpt"):
         assert checkpoint_shapes(prefix) == {"embedding": [300, 7], "a/é b": [2, 3]}
         for name, value in tensors.items():
             assert np.array_equal(read_tensor(prefix, name), value)
