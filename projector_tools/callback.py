@@ -31,6 +31,12 @@ History: by default only the latest export stays on disk (older checkpoint
 files are removed). With ``keep_history=True`` every exported epoch stays
 selectable in the Projector's tensor drop-down, as ``<layer>@epoch<N>``
 tensors of one checkpoint sharing one metadata file.
+
+A TensorBoard already running re-reads the run when its checkpoint changes,
+but TensorBoard 2.21 keeps serving the last tensor it served per (run,
+tensor name) from a cache that a new checkpoint does not clear. New
+``@epoch<N>`` names (``keep_history=True``) show up on refresh; in the
+default mode, restart TensorBoard or open another tensor to see new values.
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ from projector_tools.export import (
     child_runs,
     normalize_metadata,
     prepare,
+    prune_exports,
     read_current_tensors,
     write_run,
 )
@@ -136,8 +143,8 @@ class ProjectorCallback(keras.callbacks.Callback):
     def on_train_end(self, logs: dict | None = None) -> None:
         if self._last_epoch is None:
             return
-        # The end-of-training export also removes the one older export kept
-        # while training for a TensorBoard that may still be reading it.
+        # Export the last epoch if it was not (every_n_epochs), and remove the
+        # one older export kept while training for a TensorBoard reading it.
         self._export(self._last_epoch, final=True)
 
     # -- export ------------------------------------------------------------
@@ -151,6 +158,9 @@ class ProjectorCallback(keras.callbacks.Callback):
             return
         if self.run_dir is None:
             self.run_dir = projector_run_dir(self.logdir)
+        if final and self._exported_epoch == epoch:
+            prune_exports(self.run_dir)  # this epoch is on disk already
+            return
         current = {name: layer_weights(layer) for name, layer in self._chosen.items()}
         metas = dict(self._metas)
         if self.keep_history:
@@ -169,18 +179,11 @@ class ProjectorCallback(keras.callbacks.Callback):
             }
         else:
             tensors = current
-        if final and self._exported_epoch == epoch and not self._has_old_exports():
-            return
         matrices, metas = prepare(tensors, metas)
         self.last_result = write_run(
             self.run_dir, matrices, metas, step=epoch, keep_previous=0 if final else 1
         )
         self._exported_epoch = epoch
-
-    def _has_old_exports(self) -> bool:
-        assert self.run_dir is not None
-        names = fsio.listdir(self.run_dir)
-        return len({n.split(".", 1)[0] for n in names if n.startswith("embeddings-")}) > 1
 
 
 def _history_order(item: tuple[str, Any]) -> tuple[str, int]:

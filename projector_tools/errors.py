@@ -2,7 +2,7 @@
 
 Every error a user can cause is one of these, with a message that names the
 thing that is wrong and how to fix it. The CLI prints the message on one
-line and exits with status 2 (no traceback unless ``--debug``).
+line and exits with status 1 (no traceback unless ``--debug``).
 """
 
 from __future__ import annotations

@@ -308,6 +308,21 @@ def current_export(run_dir: str) -> tuple[str | None, int]:
     return m.group(1), int(m.group(2))
 
 
+def prune_exports(run_dir: str) -> None:
+    """Remove every export in ``run_dir`` but the current one (and temp files).
+
+    Writers that keep an older export for a running TensorBoard
+    (``write_run(..., keep_previous=1)``) call this when they are done.
+    """
+    rel, _ = current_export(run_dir)
+    if rel is None:
+        return
+    state_path = fsio.join(run_dir, STATE_FILENAME)
+    if fsio.read_text(state_path).count("all_model_checkpoint_paths:") > 1:
+        fsio.atomic_write(state_path, state_file_text(rel, [rel]))
+    _cleanup(run_dir, keep_prefixes={rel}, keep_files=_config_metadata_files(run_dir))
+
+
 def read_current_tensors(run_dir: str) -> dict[str, np.ndarray]:
     """The tensors of the export now in ``run_dir`` (empty when none)."""
     rel, _ = current_export(run_dir)

@@ -100,7 +100,24 @@ def test_three_epochs_serves_final_weights_and_labels(runs):
 def test_only_latest_checkpoint_remains_without_history(runs):
     root, _, _ = runs
     ckpts = {n.split(".")[0] for n in os.listdir(root / "plain") if n.startswith("embeddings-")}
-    assert len(ckpts) == 1, ckpts
+    assert ckpts == {"embeddings-3"}, ckpts  # the last epoch, written once
+    state = (root / "plain" / "checkpoint").read_text()
+    assert state.count("all_model_checkpoint_paths") == 1
+
+
+def test_every_n_epochs_still_exports_the_last_epoch(tmp_path):
+    import tensorflow as tf
+
+    model = two_embedding_model()
+    x, y = data(16)
+    cb = ProjectorCallback(tmp_path / "run", every_n_epochs=2, layers=["words"])
+    exported = []
+    model.fit(x, y, epochs=3, verbose=0, callbacks=[cb, keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: exported.append(cb._exported_epoch))])
+    assert exported == [None, 2, 2]
+    assert cb.last_result.step == 3
+    reader = tf.train.load_checkpoint(cb.last_result.checkpoint_prefix)
+    assert reader.get_tensor("words").tobytes() == weights(model, "words").tobytes()
 
 
 @pytest.mark.parametrize("order", ["tb_first", "tb_last"])
