@@ -97,15 +97,18 @@ def run_export(args: argparse.Namespace) -> int:
                 )
             labels[name] = vocab
     metas = normalize_metadata(labels or None, list(tensors))
+    unlabelled = [name for name in tensors if name not in metas]
     matrices, metas = prepare(
         tensors, metas, max_rows=args.max_rows, allow_nonfinite=args.allow_nonfinite
     )
     result = write_run(args.logdir, matrices, metas, step=args.step)
+    for name in unlabelled:
+        note(f"{name}: no labels in the source and no --vocab; points are labelled by row id")
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
     else:
         for t in result.tensors:
-            rows = f", {t.metadata_rows} labels" if t.metadata_rows is not None else ", no labels"
+            rows = f", {t.metadata_rows} label rows" if t.metadata_rows is not None else ", no labels"
             print(f"exported {t.name} {t.shape[0]}x{t.shape[1]}{rows}")
         parent = os.path.dirname(os.path.abspath(result.logdir)) if "://" not in result.logdir else result.logdir
         print(f"run: {result.logdir}")

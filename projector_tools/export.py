@@ -127,8 +127,9 @@ def export_embeddings(
     ``layers``), a mapping ``{tensor_name: 2-D array}``, or one 2-D array
     (named ``embedding``). ``metadata`` is, for one tensor, a list of labels
     or a :class:`~projector_tools.Metadata`; for several, a mapping
-    ``{tensor_name: labels}``. ``max_rows`` keeps the first N rows, ``rows``
-    an explicit id selection; the original id is kept in an ``id`` column.
+    ``{tensor_name: labels}``; a tensor without labels is labelled by its
+    row ids. ``max_rows`` keeps the first N rows, ``rows`` an explicit id
+    selection; the original id is kept in an ``id`` column.
 
         >>> from projector_tools import export_embeddings, subword_metadata
         >>> export_embeddings(model, "runs/imdb", metadata=subword_metadata(encoder))
@@ -209,7 +210,10 @@ def prepare(
     rows: Sequence[int] | None = None,
     allow_nonfinite: bool = False,
 ) -> tuple[dict[str, np.ndarray], dict[str, Metadata]]:
-    """Validate matrices and labels; apply the row selection to both."""
+    """Validate matrices and labels; apply the row selection to both.
+
+    A tensor without labels gets its row ids as labels.
+    """
     matrices: dict[str, np.ndarray] = {}
     metas: dict[str, Metadata] = {}
     for name, value in tensors.items():
@@ -234,9 +238,12 @@ def prepare(
                     meta = meta.with_column("id", ids.tolist())
             else:
                 meta = Metadata({"id": ids.tolist()})
+        if meta is None:
+            # No labels given: label each point by its row id, so that every
+            # run serves one metadata row per matrix row and ids are searchable.
+            meta = Metadata({"id": range(matrix.shape[0])})
         matrices[name] = matrix
-        if meta is not None:
-            metas[name] = meta
+        metas[name] = meta
     return matrices, metas
 
 

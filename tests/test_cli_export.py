@@ -36,6 +36,10 @@ def trained_model() -> keras.Model:
     return model
 
 
+def ids(n: int) -> list[str]:
+    return [str(i) for i in range(n)]
+
+
 def run_cli(*argv: str) -> None:
     assert main(list(argv)) == 0
 
@@ -54,7 +58,8 @@ def cli_runs(tmp_path_factory):
     # .keras model: every Embedding layer, then one layer with --vocab
     model.save(src / "model.keras")
     run_cli("export", str(src / "model.keras"), "--logdir", str(logs / "keras_all"))
-    expected["keras_all"] = ({"words": words, "chars": chars}, None)
+    # no labels in the source: each point is labelled by its row id
+    expected["keras_all"] = ({"words": words, "chars": chars}, {"words": ids(25), "chars": ids(11)})
     run_cli("export", str(src / "model.keras"), "--logdir", str(logs / "keras_words"),
             "--layer", "words", "--vocab", str(vocab))
     expected["keras_words"] = ({"words": words}, {"words": [f"w{i}" for i in range(25)]})
@@ -66,11 +71,11 @@ def cli_runs(tmp_path_factory):
     run_cli("export", prefix, "--logdir", str(logs / "ckpt_prefix"), "--vocab", str(vocab))
     expected["ckpt_prefix"] = ({"embedding": words}, {"embedding": [f"w{i}" for i in range(25)]})
     run_cli("export", str(src / "ckpts"), "--logdir", str(logs / "ckpt_dir"))
-    expected["ckpt_dir"] = ({"embedding": words}, None)
+    expected["ckpt_dir"] = ({"embedding": words}, {"embedding": ids(25)})
     named = tf.train.Checkpoint(token_embedding=tf.Variable(words), dense=tf.Variable(np.ones((4, 4), "float32")))
     named_prefix = named.save(str(src / "named" / "ckpt"))
     run_cli("export", named_prefix, "--logdir", str(logs / "ckpt_named"))
-    expected["ckpt_named"] = ({"token_embedding": words}, None)
+    expected["ckpt_named"] = ({"token_embedding": words}, {"token_embedding": ids(25)})
 
     # .npy with a SubwordTextEncoder vocab file
     encoder = tfds.deprecated.text.SubwordTextEncoder.build_from_corpus(REVIEWS, target_vocab_size=300)

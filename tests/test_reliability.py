@@ -213,8 +213,8 @@ def test_export_to_ram_filesystem_round_trips():
         text_format.Parse(f.read(), config)
     assert not config.model_checkpoint_path
     by_name = {e.tensor_name: e.metadata_path for e in config.embeddings}
-    assert set(by_name) == {"embedding", "other"} and not by_name["other"]
-    assert "/" not in by_name["embedding"]
+    assert set(by_name) == {"embedding", "other"}
+    assert "/" not in by_name["embedding"] and "/" not in by_name["other"]
     # state file -> checkpoint prefix, read with the checkpoint reader and RestoreV2
     with g.GFile(run + "/" + STATE_FILENAME, "r") as f:
         state = f.read()
@@ -231,6 +231,8 @@ def test_export_to_ram_filesystem_round_trips():
     with g.GFile(run + "/" + by_name["embedding"], "rb") as f:
         rows = parse_projector_tsv(f.read()).rows
     assert len(rows) == 30 and rows[0] == ("a\\tb",) and rows[1] == ("\\empty",)
+    with g.GFile(run + "/" + by_name["other"], "rb") as f:  # no labels given: row ids
+        assert [r[0] for r in parse_projector_tsv(f.read()).rows] == [str(i) for i in range(7)]
 
     # a second export replaces the first and leaves no stale files behind
     export_embeddings(matrix[:10], run, metadata=labels[:10])
