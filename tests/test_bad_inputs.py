@@ -21,7 +21,6 @@ from projector_tools import (
     LogdirError,
     Metadata,
     ShapeMismatchError,
-    SourceError,
     export_embeddings,
     parse_projector_tsv,
     unescape_label,
@@ -29,7 +28,7 @@ from projector_tools import (
 from projector_tools.checkpoint import write_checkpoint
 from projector_tools.cli import main as cli_main
 from projector_tools.export import read_current_tensors, read_run_config
-from projector_tools.matrix import as_matrix, check_size
+from projector_tools.matrix import check_size
 
 RNG = np.random.default_rng(7)
 MATRIX = RNG.standard_normal((6, 3), dtype=np.float32)

@@ -182,7 +182,7 @@ def test_sigint_stops_cleanly_and_cli_resume_continues(tmp_path):
         env=ENV, capture_output=True, text=True, timeout=300,
     )
     assert res.returncode == 0, res.stderr[-2000:]
-    assert f"resuming from" in res.stderr and f"{done} epochs done" in res.stderr
+    assert "resuming from" in res.stderr and f"{done} epochs done" in res.stderr
     assert f"trained epochs {done + 1}-{done + 1}" in res.stdout
     assert checkpoint_embedding(logdir)[1] == done + 1
 
