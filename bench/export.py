@@ -100,7 +100,6 @@ def make_data(rows: int, dims: int, seed: int = 0):
 
 
 def child(method: str, rows: int, dims: int, workdir: str) -> dict:
-
     if method in ("ours", "tutorial"):
         import tensorflow  # noqa: F401
     func = FUNCS[method]
