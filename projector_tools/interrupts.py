@@ -47,8 +47,12 @@ from collections.abc import Callable, Iterator
 PROG = "projector-tools"
 INTERRUPTED_LINE = f"{PROG}: interrupted"
 EXIT_STATUS = 130  # 128 + SIGINT, what shells report for a Ctrl-C'd command
-#: Seconds between the first SIGINT and the watchdog's forced exit.
-GRACE_S = 1.2
+#: Seconds between the first SIGINT and the watchdog's forced exit. Short on
+#: purpose: nothing on disk depends on the main thread's cleanup (see above),
+#: and the watchdog itself may wait for the GIL while a C extension holds it
+#: (measured: up to 1.4 s while TensorFlow's shared library loads on a 2-core
+#: machine at load 8), which the 2 s promise must absorb.
+GRACE_S = 0.5
 
 _hints: list[Callable[[], str]] = []
 _active: InterruptGuard | None = None
@@ -117,6 +121,11 @@ class InterruptGuard:
             self._old_wakeup_fd = signal.set_wakeup_fd(w, warn_on_full_buffer=False)
             threading.Thread(target=self._watchdog, name="projector-tools-interrupt-watchdog",
                              daemon=True).start()
+            # A KeyboardInterrupt raised where Python cannot propagate it (a
+            # weakref callback of the import machinery, a __del__) is printed
+            # as "Exception ignored in ..." and swallowed: report it instead.
+            self._old_unraisablehook = sys.unraisablehook
+            sys.unraisablehook = self._unraisable
         self._installed = True
         _active = self
         return self
@@ -130,9 +139,15 @@ class InterruptGuard:
         signal.signal(signal.SIGINT, self._old_handler or signal.default_int_handler)
         if self._pipe is not None:
             signal.set_wakeup_fd(self._old_wakeup_fd)
+            sys.unraisablehook = self._old_unraisablehook
         self._installed = False
         if _active is self:
             _active = None
+
+    def _unraisable(self, unraisable) -> None:
+        if self.interrupted and isinstance(unraisable.exc_value, KeyboardInterrupt):
+            self.finish()
+        self._old_unraisablehook(unraisable)
 
     def command_done(self) -> None:
         """The command has returned: a later Ctrl-C (during the interpreter's

@@ -62,12 +62,13 @@ class CliRun:
     def stderr(self) -> str:
         return _read(self.err_path)
 
-    def wait_for(self, pattern: str, timeout: float = 120) -> float:
-        """Poll stdout+stderr until ``pattern`` (regex) shows; return the time it did."""
+    def wait_for(self, pattern: str, timeout: float = 120, count: int = 1) -> float:
+        """Poll stdout+stderr until ``pattern`` (regex) shows ``count`` times;
+        return the time it did."""
         rx = re.compile(pattern, re.M)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if rx.search(self.stderr()) or rx.search(self.stdout()):
+            if len(rx.findall(self.stderr())) + len(rx.findall(self.stdout())) >= count:
                 return time.monotonic()
             if self.finished():
                 pytest.fail(f"exited before {pattern!r} was printed:\n{self.stderr()[-3000:]}")

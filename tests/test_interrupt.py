@@ -88,22 +88,32 @@ def _train_argv(logdir) -> list[str]:
 
 def test_train_interrupted_at_12_moments_then_resumes(tmp_path, server):
     rng = random.Random(os.environ.get("PT_SEED") or None)
-    # (how it starts, readiness signal, random offset range in s)
+    # (how it starts, readiness signal, random offset range in s). The first
+    # five start new runs; the seven training moments interrupt one run again
+    # and again, each trial resuming it (`--resume`) and stopping in its
+    # n-th epoch (its n-th "Epoch k/100" line), checkpoint save and export
+    # at the epoch's end included.
     moments = [
         ("fresh", "main", (0.0, 1.5)),  # main() started: parser, imports, TensorFlow's
         ("fresh", r"^demo: \d+ train reviews", (0.0, 0.3)),  # data loaded
         ("fork", r"^building a SubwordTextEncoder", (0.0, 0.4)),
         ("fork", r"^  vocabulary: search round", (0.0, 0.3)),
-        ("fork", r"^encoded \d+ reviews", (0.0, 0.8)),      # model build, first batches
-    ] + [("fork", rf"Epoch {k}/100", (0.0, 0.5)) for k in (1, 2, 3, 4, 6, 8, 11)]
+        ("fork", r"^encoded \d+ reviews", (0.0, 0.8)),  # model build, first batches
+    ] + [("epoch", n, (0.0, 0.5)) for n in (1, 2, 1, 3, 1, 2, 1)]
     assert len(moments) == 12
-    best = (0, None)
+    chained = tmp_path / "chained"
     for i, (how, ready, (lo, hi)) in enumerate(moments):
-        logdir = tmp_path / f"t{i:02d}"
-        argv = _train_argv(logdir)
-        run = FreshRun(tmp_path, f"t{i:02d}", argv) if how == "fresh" else server.start(tmp_path, f"t{i:02d}", argv)
+        logdir = chained if how == "epoch" else tmp_path / f"t{i:02d}"
+        argv = _train_argv(logdir) + (["--resume"] if logdir.exists() else [])
+        if how == "fresh":
+            run = FreshRun(tmp_path, f"t{i:02d}", argv)
+        else:
+            run = server.start(tmp_path, f"t{i:02d}", argv)
+        before = saved_epochs(logdir) if (logdir / "checkpoints").is_dir() else 0
         if ready == "main":
             run.wait_for_main()
+        elif how == "epoch":
+            run.wait_for(r"^Epoch \d+/100", count=ready)
         else:
             run.wait_for(ready)
         _sleep_into_phase(rng.uniform(lo, hi), run)
@@ -113,23 +123,22 @@ def test_train_interrupted_at_12_moments_then_resumes(tmp_path, server):
         assert_clean_interrupt(out, TRAIN_LINES)
         if i >= 1:
             assert any("--resume" in ln for ln in out.stderr.splitlines()), out.stderr[-2000:]
+        if "--resume" in argv and before:
+            assert f"{before} epochs done" in out.stderr  # it did continue the run
         assert_consistent(logdir)
-        done = saved_epochs(logdir) if os.path.isdir(logdir / "checkpoints") else 0
-        if done >= best[0]:
-            best = (done, logdir)
 
-    done, logdir = best
+    done = saved_epochs(chained)
     assert done >= 1, "no trial got past the first epoch"
     res = subprocess.run(
-        [sys.executable, "-m", "projector_tools.cli", "train", "--logdir", str(logdir), "--resume",
+        [sys.executable, "-m", "projector_tools.cli", "train", "--logdir", str(chained), "--resume",
          "--epochs", str(done + 1), "--quiet"],
         env=cli_env(), capture_output=True, text=True, timeout=300,
     )
     assert res.returncode == 0, res.stderr[-3000:]
     assert f"trained epochs {done + 1}-{done + 1}" in res.stdout
     assert not [ln for ln in res.stderr.splitlines() if not TRAIN_LINES.match(ln)], res.stderr
-    assert saved_epochs(logdir) == done + 1
-    assert_consistent(logdir)
+    assert saved_epochs(chained) == done + 1
+    assert_consistent(chained)
 
 
 def _sleep_into_phase(seconds: float, run, must_run: bool = True) -> bool:
