@@ -29,7 +29,7 @@ from projector_tools.quiet_tf import configure_environment, import_tensorflow  #
 configure_environment(debug=False)
 import_tensorflow()
 
-import keras  # noqa: E402,F401  - the imports every child would pay for
+import keras  # noqa: E402,F401  - an import every child would pay for
 
 import projector_tools.cli  # noqa: E402
 import projector_tools.trainer  # noqa: E402,F401

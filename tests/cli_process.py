@@ -113,12 +113,13 @@ class CliRun:
 class FreshRun(CliRun):
     """``projector-tools ARGS`` in a new interpreter (imports included)."""
 
-    def __init__(self, workdir, name: str, argv: list[str]):
+    def __init__(self, workdir, name: str, argv: list[str], env: dict[str, str] | None = None):
         super().__init__(workdir, name)
         with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
             self.started = time.monotonic()
-            self.proc = subprocess.Popen([sys.executable, "-c", BOOTSTRAP, *argv], env=cli_env(),
-                                         stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+            self.proc = subprocess.Popen([sys.executable, "-c", BOOTSTRAP, *map(str, argv)],
+                                         env=env or cli_env(), stdout=out, stderr=err,
+                                         stdin=subprocess.DEVNULL)
         self.pid = self.proc.pid
 
     def finished(self) -> bool:
@@ -145,6 +146,16 @@ class FreshRun(CliRun):
             return self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             return None
+
+
+def run_cli(workdir, name: str, argv: list[str], timeout: float = 300,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``projector-tools ARGV`` to completion; a hang shows the stacks, then fails."""
+    run = FreshRun(workdir, name, argv, env)
+    status = run.wait_exit(timeout)
+    if status is None:
+        run.dump_and_kill(f"projector-tools {' '.join(map(str, argv))} still running after {timeout:.0f} s")
+    return subprocess.CompletedProcess(argv, status, run.stdout(), run.stderr())
 
 
 class ForkServer:
