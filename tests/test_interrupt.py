@@ -206,3 +206,32 @@ def test_doctor_fix_interrupted_leaves_a_loadable_run(tmp_path, server):
         again = server.start(tmp_path, f"d{k}b", ["doctor", str(logdir), "--fix"])
         assert again.wait_exit(120) == 0, again.stdout() + again.stderr()
     assert interrupted >= 1
+
+
+def test_any_exception_after_the_sigint_is_the_interruption(capfd):
+    """A KeyboardInterrupt that comes out of C code as another type (seen:
+    SystemError "bad argument to internal function") is still reported as the
+    interruption, in-process without os._exit (the guard restores the handler)."""
+    import argparse
+    import signal
+
+    from projector_tools.cli import _run
+    from projector_tools.interrupts import InterruptGuard
+
+    def command(args):
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)  # the handler raises KeyboardInterrupt here
+        except KeyboardInterrupt:
+            raise SystemError("Objects/listobject.c:338: bad argument to internal function") from None
+        return 0
+
+    previous = signal.getsignal(signal.SIGINT)
+    guard = InterruptGuard(owns_process=False).install()
+    try:
+        rc = _run(argparse.Namespace(func=command, debug=False), guard, lambda quiet: None)
+    finally:
+        guard.uninstall()
+    assert rc == 130
+    assert capfd.readouterr().err.splitlines() == [INTERRUPTED]
+    assert signal.getsignal(signal.SIGINT) is previous
