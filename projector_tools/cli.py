@@ -132,7 +132,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
         configure_environment(debug=args.debug)
         rc = _run(args, guard, import_tensorflow)
-    except KeyboardInterrupt:  # before the command ran (parsing, imports)
+    except BaseException as exc:  # before the command ran (parsing, imports)
+        if not (guard.interrupted or isinstance(exc, KeyboardInterrupt)):
+            raise  # argparse's SystemExit (--help, usage errors) among others
         rc = guard.finish()
     finally:
         guard.command_done()
