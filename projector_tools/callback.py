@@ -14,7 +14,7 @@ machinery instead::
         keras.layers.Dense(16, activation="relu"),
         keras.layers.Dense(1),
     ])
-    model.compile("adam", keras.losses.BinaryCrossentropy(from_logits=True), ["accuracy"])
+    model.compile("adam", keras.losses.BinaryCrossentropy(from_logits=True), metrics=["accuracy"])
     model.fit(train_batches, epochs=10, validation_data=test_batches,
               callbacks=[ProjectorCallback("runs/imdb", metadata=subword_metadata(encoder))])
     # then: tensorboard --logdir runs
