@@ -40,6 +40,7 @@ __all__ = [
     "HF_EXTRA_HINT",
     "INDEX_FILE",
     "WEIGHTS_FILE",
+    "UNUSED_LABEL",
     "TokenizerVocab",
     "is_huggingface_source",
     "load_huggingface",
