@@ -169,6 +169,15 @@ def hf_runs(tmp_path_factory):
     run_cli("export", str(gpt2), "--logdir", str(logs / "gpt2_wpe"), "--layer", "wpe")
     expected["gpt2_wpe"] = ({"wpe": wpe}, {"wpe": [str(i) for i in range(32)]})
 
+    # The same model on another TensorFlow filesystem (ram:// stands for gs://).
+    import tensorflow as tf
+
+    for name in ("model.safetensors", "tokenizer.json"):
+        tf.io.gfile.makedirs("ram://hf/gpt2")
+        tf.io.gfile.copy(str(gpt2 / name), f"ram://hf/gpt2/{name}", overwrite=True)
+    run_cli("export", "ram://hf/gpt2", "--logdir", str(logs / "gpt2_ram"))
+    expected["gpt2_ram"] = expected["gpt2"]
+
     # LLaMA layout, sharded; the embedding and lm_head in different shards.
     llama = src / "llama"
     llama.mkdir()
@@ -210,7 +219,7 @@ def hf_runs(tmp_path_factory):
         server.stop()
 
 
-@pytest.mark.parametrize("run", ["bert_vocab", "bert_json", "gpt2", "gpt2_wpe", "llama", "llama_head", "t5_bf16"])
+@pytest.mark.parametrize("run", ["bert_vocab", "bert_json", "gpt2", "gpt2_ram", "gpt2_wpe", "llama", "llama_head", "t5_bf16"])
 def test_each_model_layout_is_served(hf_runs, run):
     tb, expected, _, _ = hf_runs
     tensors, labels = expected[run]
@@ -267,6 +276,7 @@ def test_ambiguous_embeddings_ask_for_layer(tmp_path, capsys):
     assert code == 1 and "query.embeddings.word_embeddings.weight [20, 4]" in err
 
 
+@pytest.mark.slow  # a fresh process imports TensorFlow
 def test_missing_safetensors_is_one_line(tmp_path):
     folder = tmp_path / "m"
     folder.mkdir()
