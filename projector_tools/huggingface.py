@@ -131,14 +131,17 @@ def pick_token_embedding(
                 "pick one with --layer KEY"
             )
     if vocab_size is not None:
-        hits = sorted(k for k, s in two_d.items() if s[0] == vocab_size and not k.endswith("lm_head.weight"))
-        if len(hits) == 1:
-            return hits[0], f"the 2-D tensor with {vocab_size} rows: one per token"
-        if len(hits) > 1:
-            raise InputError(
-                f"several tensors have {vocab_size} rows, one per token ({_listing(two_d, hits)}); "
-                "pick one with --layer KEY"
-            )
+        # one row per token id, or padded up to the next multiple of 128
+        padded = -(-vocab_size // 128) * 128
+        for fits in (lambda r: r == vocab_size, lambda r: vocab_size < r <= padded):
+            hits = sorted(k for k, s in two_d.items() if fits(s[0]) and not k.endswith("lm_head.weight"))
+            if len(hits) == 1:
+                return hits[0], f"the 2-D tensor with {two_d[hits[0]][0]} rows: one per token id ({vocab_size})"
+            if len(hits) > 1:
+                raise InputError(
+                    f"several tensors have one row per token id ({_listing(two_d, hits)}); "
+                    "pick one with --layer KEY"
+                )
     raise InputError(
         "no tensor has a known token-embedding key"
         + (f" or {vocab_size} rows (one per token)" if vocab_size is not None else "")
@@ -231,14 +234,14 @@ def read_vocab_txt(path: str) -> list[str | None]:
     if tokens and tokens[-1] == "":
         tokens.pop()
     added_path = fsio.join(_parent(path), ADDED_TOKENS_JSON)
-    if fsio.exists(added_path):
+    if fsio.exists(added_path):  # what slow tokenizers' save_pretrained adds
         try:
-            added = json.loads(fsio.read_text(added_path))
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise SourceError(f"{added_path!r} is not a JSON object of token ids ({exc})") from exc
+            added = {str(k): int(v) for k, v in json.loads(fsio.read_text(added_path)).items()}
+        except (ValueError, TypeError, AttributeError, UnicodeDecodeError) as exc:
+            raise SourceError(f"{added_path!r} is not a JSON object of token -> id ({exc})") from exc
         for token, idx in sorted(added.items(), key=lambda kv: kv[1]):
-            tokens.extend([None] * (int(idx) + 1 - len(tokens)))
-            tokens[int(idx)] = token
+            tokens.extend([None] * (idx + 1 - len(tokens)))
+            tokens[idx] = token
     return tokens
 
 
