@@ -152,6 +152,15 @@ def hf_runs(tmp_path_factory):
     run_cli("export", str(bert_json), "--logdir", str(logs / "bert_json"))
     expected["bert_json"] = ({"word_embeddings": word_padded}, {"word_embeddings": tokens_of(wp, rows)})
 
+    # Without the tokenizers package, vocab.txt beside tokenizer.json still labels it.
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(sys.modules, "tokenizers", None)
+        run_cli("export", str(bert_json), "--logdir", str(logs / "bert_no_tokenizers"))
+    expected["bert_no_tokenizers"] = (
+        {"word_embeddings": word_padded},
+        {"word_embeddings": tokens_of(wp, base, added=False)
+         + [UNUSED_LABEL.format(id=i) for i in range(base, rows)]})
+
     # GPT-2 layout (no prefix, wte/wpe), byte-level BPE; given as the file.
     bpe = byte_level_bpe()
     gpt2 = src / "gpt2"
@@ -219,7 +228,7 @@ def hf_runs(tmp_path_factory):
         server.stop()
 
 
-@pytest.mark.parametrize("run", ["bert_vocab", "bert_json", "gpt2", "gpt2_ram", "gpt2_wpe", "llama", "llama_head", "t5_bf16"])
+@pytest.mark.parametrize("run", ["bert_vocab", "bert_json", "bert_no_tokenizers", "gpt2", "gpt2_ram", "gpt2_wpe", "llama", "llama_head", "t5_bf16"])
 def test_each_model_layout_is_served(hf_runs, run):
     tb, expected, _, _ = hf_runs
     tensors, labels = expected[run]
@@ -295,4 +304,16 @@ def test_missing_safetensors_is_one_line(tmp_path):
         f"package: {HF_EXTRA_HINT}"
     ], proc.stderr
     assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_missing_tokenizers_is_one_line(hf_runs, tmp_path, capsys, monkeypatch):
+    _, _, _, src = hf_runs  # gpt2/ has tokenizer.json and no vocab.txt
+    monkeypatch.setitem(sys.modules, "tokenizers", None)
+    code = main(["export", str(src / "gpt2"), "--logdir", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert [ln for ln in err.splitlines() if "error" in ln] == [
+        f"projector-tools: error: reading tokenizer.json needs the 'tokenizers' package: {HF_EXTRA_HINT}"
+    ]
     assert not (tmp_path / "run").exists()
