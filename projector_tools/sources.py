@@ -49,6 +49,10 @@ def load_source(path: str, layers: Sequence[str] | None = None, vocab_size: int 
             "(prefix or directory), a .npy file or a word2vec text file"
         )
     lower = path.lower()
+    from projector_tools.huggingface import is_huggingface_source, load_huggingface
+
+    if is_huggingface_source(path):  # model.safetensors (or its index) + tokenizer
+        return load_huggingface(path, layers, vocab_size)
     if lower.endswith(".keras"):
         return _load_keras(path, layers)
     if lower.endswith(".weights.h5") or lower.endswith(".h5"):
