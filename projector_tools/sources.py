@@ -59,6 +59,11 @@ def load_source(path: str, layers: Sequence[str] | None = None, vocab_size: int 
     lower = path.lower()
     if lower.endswith(".keras"):
         return _load_keras(path, layers)
+    from projector_tools import keras_legacy_h5
+
+    if keras_legacy_h5.is_legacy_h5(path):  # by content: Keras 2 / legacy model.save("m.h5")
+        tensors, notes = keras_legacy_h5.read_legacy_h5(path, layers)
+        return LoadedSource(kind="keras-h5", tensors=tensors, notes=notes)
     if lower.endswith(".weights.h5") or lower.endswith(".h5"):
         return _load_weights_h5(path, layers)
     if lower.endswith(".npy"):
