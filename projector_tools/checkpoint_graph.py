@@ -141,7 +141,9 @@ def variables_from_graph(graph_bytes: bytes) -> dict[str, CheckpointVariable]:
     return found
 
 
-def checkpoint_variables(prefix: str, shapes: Mapping[str, object] | None = None) -> dict[str, CheckpointVariable]:
+def checkpoint_variables(
+    prefix: str, shapes: Mapping[str, object] | None = None
+) -> dict[str, CheckpointVariable]:
     """Every tensor of checkpoint ``prefix`` with its recorded name (see the module docstring).
 
     Keys the object graph does not describe (or every key, in a checkpoint

@@ -12,10 +12,10 @@ with the model's architecture as JSON in the root attribute ``model_config``
 (full models only). This module reads the arrays named by ``layer_names``
 and ``weight_names`` with ``h5py``, as Keras' own loader does, and finds the
 ``Embedding`` layers in ``model_config`` (``class_name == "Embedding"``),
-or, without one, by their weight name ``embeddings``. Nothing is rebuilt
-and nothing in the file is executed: a ``Lambda`` layer's marshalled
-bytecode stays an unread string in the JSON, and optimizer weights are
-never opened.
+or, without one (or with only custom classes), by their weight name
+``embeddings``. Nothing is rebuilt and nothing in the file is executed: a
+``Lambda`` layer's marshalled bytecode stays an unread string in the JSON,
+and optimizer weights are never opened.
 
     >>> if is_legacy_h5("m.h5"):
     ...     tensors, notes = read_legacy_h5("m.h5")   # {'word_emb': array(...)}
@@ -185,10 +185,9 @@ def _choose(
             chosen.append(hits[0])
         return chosen, "named with --layer"
     named = [w for w in weights if w.variable == EMBEDDING_VARIABLE]
-    if embedding_layers:
-        chosen = [w for w in named if w.layer in embedding_layers]
-        reason = "an Embedding layer in model_config"
-    else:
+    chosen = [w for w in named if w.layer in embedding_layers]
+    reason = "an Embedding layer in model_config"
+    if not chosen:  # a weights file (no config), or custom embedding classes
         chosen = named
         reason = f"a layer weight named {EMBEDDING_VARIABLE!r}"
     if not chosen:

@@ -227,7 +227,8 @@ def resolve_checkpoint_prefix(path: str) -> str:
         if len(indexes) == 1:
             return fsio.join(path, indexes[0][: -len(".index")])
         raise SourceError(
-            f"directory {path!r} is not a SavedModel (no saved_model.pb) and has no 'checkpoint' state file"
+            f"directory {path!r} is not a SavedModel (no saved_model.pb) and has no "
+            "'checkpoint' state file"
             + (f" and several checkpoints ({', '.join(sorted(indexes))})" if indexes else " and no checkpoint")
             + "; pass the checkpoint prefix, e.g. DIR/ckpt-3"
         )

@@ -66,6 +66,14 @@ def keras2_model(marker: str, optimizer: str | object = "adam"):
     return model
 
 
+@tf_keras.utils.register_keras_serializable(package="test_only")
+class ScaledEmbedding(tf_keras.layers.Embedding):
+    """A user's own layer class, as a training script registers it."""
+
+    def call(self, inputs):
+        return super().call(inputs) * 2.0
+
+
 def export(source: str, run_dir: str, *extra: str) -> str:
     """Run the CLI; return what it printed on stderr (the notes naming each key)."""
     err = io.StringIO()
@@ -83,8 +91,8 @@ def served(tmp_path_factory):
     marker = str(src / "lambda_was_called")
     weights, notes, facts = {}, {}, {}
 
-    def run(name: str, source, expected: np.ndarray) -> None:
-        weights[name] = expected
+    def run(name: str, source, expected: np.ndarray, layer: str = "word_emb") -> None:
+        weights[name] = (layer, expected)
         notes[name] = export(str(source), str(logs / name), "--vocab", str(vocab))
 
     k3 = keras3_model()
@@ -119,6 +127,13 @@ def served(tmp_path_factory):
     facts["k2_ckpt_shapes"] = checkpoint_shapes(legacy_prefix)
     run("k2_checkpoint", legacy_prefix, legacy.get_layer("word_emb").get_weights()[0])
 
+    # a custom Embedding subclass: model_config names no 'Embedding', the weight name decides
+    custom = tf_keras.Sequential([tf_keras.Input((5,), dtype="int32"),
+                                  ScaledEmbedding(ROWS, DIMS, name="custom_emb"),
+                                  tf_keras.layers.Dense(2, name="dense")])
+    custom.save(str(src / "custom.h5"))
+    run("k2_custom_h5", src / "custom.h5", custom.get_layer("custom_emb").get_weights()[0], "custom_emb")
+
     # one TensorBoard for the module, stopped by its pid at the end
     tb = TensorBoardServer(str(logs)).start()
     try:
@@ -129,17 +144,18 @@ def served(tmp_path_factory):
 
 
 RUNS = ["k3_checkpoint", "k3_export", "k3_saved_model", "k3_h5",
-        "k2_h5", "k2_weights_h5", "k2_saved_model", "k2_checkpoint"]
+        "k2_h5", "k2_weights_h5", "k2_saved_model", "k2_checkpoint", "k2_custom_h5"]
 
 
 @pytest.mark.parametrize("run", RUNS)
 def test_served_under_the_layer_name_with_vocab_labels(served, run):
     tb, weights, _, _ = served
-    # exactly one tensor, named word_emb: no optimizer slot, no dense kernel
+    layer, matrix = weights[run]
+    # exactly one tensor, named after the layer: no optimizer slot, no dense kernel
     # ('' is TextVectorization's padding: labelled '<pad>' on its own row, see vocabulary_metadata)
     labels = vocabulary_metadata(TOKENS).column("label")
     assert labels[0] == "<pad>" and labels[3] == "café"
-    assert_run_serves(tb, run, {"word_emb": weights[run]}, {"word_emb": labels})
+    assert_run_serves(tb, run, {layer: matrix}, {layer: labels})
 
 
 @pytest.mark.parametrize("run, key", [
@@ -149,10 +165,11 @@ def test_served_under_the_layer_name_with_vocab_labels(served, run):
     ("k2_checkpoint", "model/layer_with_weights-0/embeddings/.ATTRIBUTES/VARIABLE_VALUE"),
     ("k2_h5", "word_emb/word_emb/embeddings:0"),
     ("k3_h5", "word_emb/sequential/word_emb/embeddings"),
+    ("k2_custom_h5", "custom_emb/custom_emb/embeddings:0 [30, 4] (a layer weight named 'embeddings')"),
 ])
 def test_each_tensor_names_the_key_it_came_from(served, run, key):
-    _, _, notes, _ = served
-    assert f"picked {key}" in notes[run] and "as 'word_emb'" in notes[run], notes[run]
+    _, weights, notes, _ = served
+    assert f"picked {key}" in notes[run] and f"as '{weights[run][0]}'" in notes[run], notes[run]
 
 
 def test_the_sources_really_held_optimizer_slots(served):
