@@ -69,20 +69,24 @@ def link_lookups(layers: Sequence[ConfigLayer], embeddings: dict[str, ConfigLaye
         return _Links({}, [])
     links: dict[str, ConfigLayer] = {}
     notes: list[str] = []
+    noted: set[str] = set()
+    involved: set[tuple[str, ...]] = set()
     for name, emb in embeddings.items():
         reached = _feeders(emb, by_path)
         fed_by = sorted({p for p in reached if p in by_path and is_id_lookup(by_path[p])})
+        involved.update(fed_by)
         if len(fed_by) == 1 and len(reached) == 1:
             links[name] = by_path[fed_by[0]]
         elif fed_by:
+            noted.add(name)
             notes.append(
                 f"{name}: ids come from {_describe([by_path[p] for p in fed_by])}"
                 + (" and other layers" if len(reached) > len(fed_by) else "")
                 + "; cannot tell which vocabulary labels it, labelled by id"
             )
-    spare = [lk for lk in lookups if all(lk is not linked for linked in links.values())]
-    unlinked = [n for n in embeddings if n not in links]
-    if spare and unlinked and not notes:
+    spare = [lk for lk in lookups if lk.path not in involved]
+    unlinked = [n for n in embeddings if n not in links and n not in noted]
+    if spare and unlinked:
         notes.append(
             f"{_describe(spare)} feed{'s' if len(spare) == 1 else ''} no Embedding layer "
             "through layers that keep ids, so it is ambiguous which vocabulary labels "
