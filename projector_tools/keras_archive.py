@@ -104,7 +104,7 @@ def _snake_case(class_name: str) -> str:
 
 
 def _is_model_config(cfg: Any) -> bool:
-    return isinstance(cfg, dict) and isinstance(cfg.get("layers"), list)
+    return isinstance(cfg, dict) and isinstance(cfg.get("layers"), (list, tuple))
 
 
 def model_layers(entry: dict[str, Any]) -> list[ConfigLayer]:
@@ -191,7 +191,7 @@ def _history_pairs(spec: Any) -> list[tuple[str, int]]:
     """``[[name, node, tensor], ...]`` or one ``[name, node, tensor]`` -> pairs."""
     if isinstance(spec, dict):
         spec = list(spec.values())
-    if not isinstance(spec, list) or not spec:
+    if not isinstance(spec, (list, tuple)) or not spec:
         return []
     if isinstance(spec[0], str):
         return [(spec[0], int(spec[2]) if len(spec) > 2 else 0)]
@@ -218,7 +218,7 @@ def _inbound_histories(entry: dict[str, Any]) -> list[tuple[str, int]]:
                 return
             for v in value.values():
                 walk(v)
-        elif isinstance(value, list):
+        elif isinstance(value, (list, tuple)):  # tuples in get_config() of a live model
             # Keras 2 style nodes: [[name, node_index, tensor_index, kwargs], ...]
             if len(value) >= 3 and isinstance(value[0], str) and isinstance(value[2], int):
                 found.append((value[0], value[2]))
@@ -284,10 +284,12 @@ class KerasArchive:
 
 @contextmanager
 def _open_zip(path: str) -> Iterator[zipfile.ZipFile]:
+    import tensorflow as tf
+
     with fsio.gfile().GFile(path, "rb") as raw:
         try:
             zf = zipfile.ZipFile(raw)
-        except (zipfile.BadZipFile, OSError) as exc:
+        except (zipfile.BadZipFile, OSError, tf.errors.OpError) as exc:
             raise SourceError(
                 f"{path!r} is not a .keras archive (not a zip file: {exc}); save the "
                 "model with model.save('model.keras')"
