@@ -29,7 +29,6 @@ from projector_tools.keras_archive import (
     KerasArchive,
     is_embedding,
     model_layers,
-    tensor_names,
 )
 from projector_tools.metadata import Metadata, vocabulary_metadata
 

@@ -31,6 +31,8 @@ SENTENCES = [
     "the plot was dull and the ending was worse",
 ]
 MAX_TOKENS = 40  # more than the sentences' vocabulary: Embedding(vocab_size) has spare rows
+pytestmark = pytest.mark.slow  # trains five small models and starts TensorBoard once
+
 COLORS = ["red", "green", "blue", "cyan", "magenta"]
 
 
