@@ -175,8 +175,9 @@ def model_lookup_metadata(model: Any, names: Sequence[str]) -> tuple[dict[str, M
     from projector_tools.keras_layers import embedding_layers, layer_weights
 
     wanted = set(names)
-    if not wanted:
-        return {}, []
+    lookups = [la for la in _all_layers(model) if _live_is_lookup(la, keras)]
+    if not wanted or not lookups:
+        return {}, []  # the common case: nothing to link, get_config() not needed
     live_embeddings = embedding_layers(model)
     try:
         layers = model_layers({"class_name": type(model).__name__, "config": model.get_config()})
@@ -186,13 +187,10 @@ def model_lookup_metadata(model: Any, names: Sequence[str]) -> tuple[dict[str, M
     else:
         reason = "its config records no layer graph (a subclassed model)"
     if not layers:
-        lookups = [la for la in _all_layers(model) if _live_is_lookup(la, keras)]
-        if lookups:
-            return {}, [
-                f"model {model.name!r} has {', '.join(repr(la.name) for la in lookups)} but "
-                f"{reason}; cannot tell which Embedding it feeds, labelled by id (pass metadata=)"
-            ]
-        return {}, []
+        return {}, [
+            f"model {model.name!r} has {', '.join(repr(la.name) for la in lookups)} but "
+            f"{reason}; cannot tell which Embedding it feeds, labelled by id (pass metadata=)"
+        ]
     name_of = {id(layer): name for name, layer in live_embeddings.items()}
     embeddings: dict[str, ConfigLayer] = {}
     for cl in layers:
