@@ -90,47 +90,25 @@ def _only_layers(src: LoadedSource, layers: Sequence[str] | None) -> LoadedSourc
 
 
 def _load_keras(path: str, layers: Sequence[str] | None) -> LoadedSource:
-    import keras
+    from projector_tools.keras_archive import read_keras_archive
+    from projector_tools.lookup_labels import archive_lookup_metadata
 
-    from projector_tools.keras_layers import layer_weights, select_embedding_layers
-
-    try:
-        model = keras.models.load_model(path, compile=False)
-    except Exception as exc:  # noqa: BLE001
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise SourceError(
-            f"cannot load Keras model {path!r} ({first}); a model with custom layers "
-            "needs them importable, or export from Python with export_embeddings(model, ...)"
-        ) from None
-    chosen = select_embedding_layers(model, layers)
-    return LoadedSource(
-        kind="keras",
-        tensors={n: layer_weights(layer) for n, layer in chosen.items()},
-        model=model,
-        notes=[f"Embedding layers: {', '.join(chosen)}"],
-    )
+    archive = read_keras_archive(path, layers)
+    metadata, notes = archive_lookup_metadata(archive)
+    return LoadedSource(kind="keras", tensors=archive.tensors, metadata=metadata,
+                        notes=archive.notes + notes)
 
 
 def _load_weights_h5(path: str, layers: Sequence[str] | None) -> LoadedSource:
-    """Keras 3 ``.weights.h5``: ``layers/<name>/vars/0`` of Embedding layers."""
-    try:
-        import h5py
-    except ImportError:  # pragma: no cover - h5py ships with keras
-        raise SourceError("reading .weights.h5 needs h5py (pip install h5py)") from None
-    found: dict[str, np.ndarray] = {}
-    try:
-        local = _local_copy(path)
-        with h5py.File(local, "r") as f:
-            def visit(name: str, obj: Any) -> None:
-                if isinstance(obj, h5py.Dataset) and obj.ndim == 2 and "optimizer" not in name:
-                    parts = name.split("/")
-                    if "vars" in parts:
-                        owner = parts[parts.index("vars") - 1]
-                        if "embedding" in owner.lower():
-                            found[owner] = np.asarray(obj)
-            f.visititems(visit)
-    except OSError as exc:
-        raise SourceError(f"{path!r} is not a readable HDF5 weights file ({exc})") from None
+    """Keras 3 ``.weights.h5``: see :func:`keras_archive.weights_h5_embeddings`."""
+    from projector_tools.keras_archive import weights_h5_embeddings
+
+    stored = weights_h5_embeddings(path)
+    recorded = [e.layer_name for e in stored]
+    found = {
+        e.layer_name if e.layer_name and recorded.count(e.layer_name) == 1 else e.group: e.matrix
+        for e in stored
+    }
     if layers:
         missing = [n for n in layers if n not in found]
         if missing:
