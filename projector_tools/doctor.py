@@ -682,11 +682,6 @@ def keras_model_embeddings(run_dir: str, logdir: str | None = None) -> list[tupl
     return []
 
 
-def _natural(name: str) -> tuple:
-    m = re.match(r"^(.*?)(?:_(\d+))?$", name)
-    return (m.group(1), int(m.group(2) or 0)) if m else (name, 0)
-
-
 def convert_keras_h5(view: Any, h5: str, vocab: Any, actions: list[str], notes: list[str]) -> None:
     """Turn the Keras 3 callback's ``.weights.h5`` embeddings into a Projector run
     in the directory of the h5 file (``L/train``), with the model's layer names."""
@@ -694,15 +689,19 @@ def convert_keras_h5(view: Any, h5: str, vocab: Any, actions: list[str], notes: 
     from projector_tools.errors import LogdirError, ProjectorToolsError
     from projector_tools.export import prepare, write_run
     from projector_tools.inspect_run import resolve_asset
-    from projector_tools.sources import _load_weights_h5
+    from projector_tools.keras_archive import weights_h5_embeddings
 
     try:
-        src = _load_weights_h5(h5, None)
+        stored = weights_h5_embeddings(h5)
     except ProjectorToolsError as exc:
         notes.append(f"cannot convert {h5}: {exc}")
         return
-    owners = sorted(src.tensors, key=_natural)
-    arrays = [np.asarray(src.tensors[o], dtype=np.float32) for o in owners]
+    if not stored:
+        notes.append(f"cannot convert {h5}: it holds no embedding layer weights")
+        return
+    recorded = [e.layer_name for e in stored]  # in model order
+    owners = [n if n and recorded.count(n) == 1 else e.owner for n, e in zip(recorded, stored)]
+    arrays = [np.asarray(e.matrix, dtype=np.float32) for e in stored]
     target = os.path.dirname(h5) if not fsio.is_remote(h5) else h5.rsplit("/", 1)[0]
     layers = keras_model_embeddings(target, view.logdir)
     names = list(owners)

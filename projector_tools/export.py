@@ -141,6 +141,8 @@ def export_embeddings(
     """
     tensors = collect_tensors(source, layers)
     labels = normalize_metadata(metadata, list(tensors))
+    if is_keras_model(source):  # a lookup layer's vocabulary; explicit labels win
+        labels = {**model_vocabulary_labels(source, [n for n in tensors if n not in labels]), **labels}
     matrices, metas = prepare(
         tensors, labels, max_rows=max_rows, rows=rows, allow_nonfinite=allow_nonfinite
     )
@@ -170,6 +172,18 @@ def collect_tensors(source: Any, layers: Sequence[str] | None = None) -> dict[st
             "source is None; pass a Keras model, a {name: array} mapping or a 2-D array"
         )
     return {DEFAULT_TENSOR_NAME: source}
+
+
+def model_vocabulary_labels(model: Any, names: Sequence[str]) -> dict[str, Metadata]:
+    """Labels for ``names`` from the lookup layers of ``model`` that feed them
+    (see :mod:`projector_tools.lookup_labels`); prints its notes."""
+    from projector_tools.lookup_labels import model_lookup_metadata
+    from projector_tools.sources import note
+
+    metas, notes = model_lookup_metadata(model, names)
+    for line in notes:
+        note(line)
+    return metas
 
 
 def check_tensor_name(name: Any) -> None:
