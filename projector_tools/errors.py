@@ -30,3 +30,7 @@ class SourceError(InputError):
 
 class DatasetUnavailableError(ProjectorToolsError):
     """A dataset needs a download that cannot happen here (offline, ...)."""
+
+
+class OutsideLogdirError(InputError):
+    """A path read from a run (config, state file, metadata) leads outside its logdir."""
