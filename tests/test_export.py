@@ -153,6 +153,15 @@ def test_reexport_replaces_previous_files(tmp_path):
     export_embeddings(np.ones((3, 2), "float32"), str(run), metadata=["a", "b", "c"])
     second = export_embeddings(np.zeros((4, 2), "float32"), str(run), metadata=list("wxyz"))
     assert second.step == 2
+    # the replaced export stays until the next one (a reader may have just
+    # read its config), then goes; nothing else is left behind
     names = sorted(os.listdir(run))
-    assert [n for n in names if n.endswith(".index")] == ["embeddings-2.index"]
-    assert len([n for n in names if n.endswith(".tsv")]) == 1
+    assert [n for n in names if n.endswith(".index")] == ["embeddings-1.index", "embeddings-2.index"]
+    assert len([n for n in names if n.endswith(".tsv")]) == 2
+    third = export_embeddings(np.ones((5, 2), "float32"), str(run), metadata=list("pqrst"))
+    names = sorted(os.listdir(run))
+    assert [n for n in names if n.endswith(".index")] == ["embeddings-2.index", "embeddings-3.index"]
+    tsvs = {n for n in names if n.endswith(".tsv")}
+    assert tsvs == {os.path.basename(second["embedding"].metadata_path),
+                    os.path.basename(third["embedding"].metadata_path)}
+    assert not [n for n in names if ".tmp-pt-" in n or n.startswith(".projector-tools.lock")]
