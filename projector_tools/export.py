@@ -23,8 +23,9 @@ One writer at a time: every write holds the run's lock
 (:mod:`projector_tools.run_lock`). Pruning removes only this run's finished
 exports that neither the new nor the previous config and state file name
 (a reader that has just read the previous config can still open its
-files until the next export), and temporary files, which under the lock
-are either this writer's or stale.
+files until the next export) and that were written more than
+:data:`RETAIN_RECENT_S` ago, plus temporary files and unfinished
+checkpoints, which under the lock are either this writer's or stale.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import hashlib
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,7 +67,11 @@ _EVENT_MARK = "tfevents"
 # Pause between the transitional config and the state file's switch: a reader
 # that read the old config just before must have read the state file (the
 # old checkpoint) by then, so the old labels never meet the new checkpoint.
-SWITCH_GRACE_S = 0.02
+SWITCH_GRACE_S = 0.05
+# Besides the previous export, replaced files written less than this long ago
+# stay: a reader stalled between reading the config (or state file) and
+# opening what it names may be overtaken by several quick exports.
+RETAIN_RECENT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -318,8 +324,6 @@ def current_export(run_dir: str) -> tuple[str | None, int]:
         text = fsio.read_text(state_path)
     except UnicodeDecodeError:
         text = ""  # not ours: refused below as an unreadable state file
-    except fsio.errors().OpError as exc:
-        raise LogdirError(f"cannot read {state_path!r}: {fsio.reason(exc)}") from exc
     match = re.search(r'model_checkpoint_path:\s*"([^"]*)"', text)
     rel = match.group(1) if match else None
     m = _CKPT_RE.match(rel or "")
@@ -345,7 +349,8 @@ def prune_exports(run_dir: str, *, lock_timeout: float | None = None) -> None:
             return
         state_path = fsio.join(run_dir, STATE_FILENAME)
         if fsio.read_text(state_path).count("all_model_checkpoint_paths:") > 1:
-            fsio.atomic_write(state_path, state_file_text(rel, [rel]))
+            text = state_file_text(rel, [rel])
+            fsio.atomic_write(state_path, _never_shorter(text, _size(state_path)))
         if lock.still_held():
             _cleanup(run_dir, keep_prefixes={rel}, keep_files=_config_metadata_files(run_dir))
 
@@ -428,90 +433,86 @@ def _write_run_locked(
 
     _ensure_event_file(logdir)
 
-    # 1. metadata, streamed through a hash into a temporary file, then renamed
-    #    to its content-addressed name (an unchanged label set keeps its file),
-    #    in a thread while 2. the checkpoint is written under a step no reader
-    #    knows yet (its writes release the GIL, so the two overlap).
+    # The switch-over. TensorBoard reads the config and the state file
+    # independently, so no single rename can switch both. Every pair a reader
+    # can see is made consistent instead: when a tensor's labels change, a
+    # transitional config first drops its metadata (old checkpoint, no
+    # labels), then the state file moves to the new checkpoint (still no
+    # labels), then the new config names the new labels. A last rewrite of
+    # the state file (same checkpoint, "./" dropped from the path) makes a
+    # running TensorBoard, which re-reads configs only when the checkpoint
+    # path changes, load the new config. So a reader sees the old export, the
+    # new one, or for a moment one of them unlabelled - never labels paired
+    # with the wrong checkpoint. A reader that read the old config just
+    # before the transitional one gets SWITCH_GRACE_S to read the state file
+    # before it moves.
     meta_rows = {name: len(meta) for name, meta in metas.items()}
     prefix = fsio.join(logdir, rel_prefix)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(
-            lambda: {name: _write_metadata(logdir, name, meta) for name, meta in metas.items()}
-        )
-        try:
-            write_checkpoint(prefix, matrices)
-        except (fsio.errors().OpError, OSError) as exc:
-            pending.exception()  # let the metadata thread finish first
-            _remove_checkpoint(prefix)
-            raise LogdirError(
-                f"writing the checkpoint {prefix!r} failed: {fsio.reason(exc)}"
-            ) from exc
-        try:
-            meta_names: dict[str, str] = pending.result()
-        except BaseException:
-            _remove_checkpoint(prefix)
-            raise
-    try:
-        lock.check()  # taken over meanwhile (a lock from another host judged stale)?
-    except LogdirError:
-        _remove_checkpoint(prefix)
-        raise
-
-    # 3. the switch-over. TensorBoard reads the config and the state file
-    #    independently, so no single rename can switch both. Every pair a
-    #    reader can see is made consistent instead: when a tensor's labels
-    #    change, a transitional config first drops its metadata (old
-    #    checkpoint, no labels), then the state file moves to the new
-    #    checkpoint (still no labels), then the new config names the new
-    #    labels. A last rewrite of the state file (same checkpoint, "./"
-    #    dropped from the path) makes a running TensorBoard, which re-reads
-    #    configs only when the checkpoint path changes, load the new config.
-    #    So a reader sees the old export, the new one, or for a moment one of
-    #    them unlabelled - never labels paired with the wrong checkpoint.
     config_path = fsio.join(logdir, CONFIG_FILENAME)
     state_path = fsio.join(logdir, STATE_FILENAME)
+    old_text = fsio.read_text(config_path) if fsio.exists(config_path) else None
     # what the previous config and state file name stays until the next export
-    keep_meta = set(meta_names.values()) | _config_metadata_files(logdir)
+    keep_meta = _config_metadata_files(logdir)
+    sizes = {config_path: _size(config_path), state_path: _size(state_path)}
+
+    # 1. the checkpoint, under a step no reader knows yet, in a thread (its
+    #    writes release the GIL) while 2. the metadata is streamed through a
+    #    hash into a temporary file and renamed to its content-addressed name
+    #    (an unchanged label set keeps its file).
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        saving = pool.submit(write_checkpoint, prefix, matrices)
+        try:
+            meta_names = {name: _write_metadata(logdir, name, meta) for name, meta in metas.items()}
+        except BaseException:
+            futures_wait([saving])
+            _remove_checkpoint(prefix)
+            raise
+        try:
+            saving.result()
+        except BaseException as exc:
+            _remove_checkpoint(prefix)
+            if isinstance(exc, (fsio.errors().OpError, OSError)):
+                raise LogdirError(
+                    f"writing the checkpoint {prefix!r} failed: {fsio.reason(exc)}"
+                ) from exc
+            raise
+    keep_meta |= set(meta_names.values())
+
+    # 3. the switch-over
     entries = [(name, meta_names.get(name)) for name in matrices]
     text = config_text(entries)
-    old_text = fsio.read_text(config_path) if fsio.exists(config_path) else None
     kept = _previous_prefixes(logdir, old_rel, keep_previous)
     all_prefixes = kept + [rel_prefix]
     steps: list[tuple[str, str]] = []  # (target, text), renamed in this order
-    grace_after: str | None = None  # the text after whose rename readers get time
+    transitional = None
+    if old_text != text and old_rel is not None:
+        transitional = _transitional_config(old_text, entries, set(_old_names(logdir, old_rel)))
+        steps.append((state_path, state_file_text("./" + rel_prefix, all_prefixes)))
     if old_text != text:
-        if old_rel is not None:
-            transitional = _transitional_config(old_text, entries, set(_old_names(logdir, old_rel)))
-            if transitional != old_text:
-                steps.append((config_path, transitional))
-                grace_after = transitional
-            steps.append((state_path, state_file_text("./" + rel_prefix, all_prefixes)))
-            steps.append((config_path, text))
-            steps.append((state_path, state_file_text(rel_prefix, all_prefixes)))
-        else:
-            steps.append((config_path, text))
-            steps.append((state_path, state_file_text(rel_prefix, all_prefixes)))
-    else:
-        steps.append((state_path, state_file_text(rel_prefix, all_prefixes)))
-    tmps = [(_write_tmp(target, body), target, body) for target, body in steps]
+        steps.append((config_path, text))
+    steps.append((state_path, state_file_text(rel_prefix, all_prefixes)))
     try:
-        for tmp, target, body in tmps:
-            fsio.rename(tmp, target)
-            if body is grace_after:
+        lock.check()  # taken over meanwhile (a lock from another host judged stale)?
+        if transitional is not None and transitional != old_text:
+            _switch(logdir, [(config_path, transitional)], sizes)
+            try:
                 time.sleep(SWITCH_GRACE_S)
-    except fsio.errors().OpError as exc:
-        for tmp, _, _ in tmps:
-            fsio.remove(tmp)
-        raise LogdirError(
-            f"switching {logdir!r} to the new export failed: {fsio.reason(exc)}"
-        ) from exc
+            except BaseException:  # interrupted: back to the previous export, labelled
+                if old_text is not None:
+                    _switch(logdir, [(config_path, old_text)], sizes)
+                raise
+    except BaseException:
+        _remove_checkpoint(prefix)
+        raise
+    _switch(logdir, steps, sizes)
 
     # 4. remove what neither this export nor the previous one (old_rel and the
     #    old config's metadata) uses. Under the lock, every other temporary or
     #    unfinished file is a leftover of a writer that no longer holds it.
     if lock.still_held():
         keep_prefixes = set(kept + [rel_prefix] + ([old_rel] if old_rel else []))
-        _cleanup(logdir, keep_prefixes=keep_prefixes, keep_files=keep_meta)
+        _cleanup(logdir, keep_prefixes=keep_prefixes, keep_files=keep_meta,
+                 keep_recent_s=RETAIN_RECENT_S)
 
     exported = tuple(
         ExportedTensor(
@@ -569,11 +570,52 @@ def _transitional_config(
     return config_text(kept)
 
 
-def _write_tmp(path: str, text: str) -> str:
+def _switch(logdir: str, steps: list[tuple[str, str]], sizes: dict[str, int]) -> None:
+    """Write each ``(target, text)`` to a temporary file, then rename them in order.
+
+    A file never gets shorter than the one it replaces: TensorFlow's
+    ``GFile.read()`` (how TensorBoard reads both files) opens the file, then
+    takes the length to read from a stat *by name*, so a shorter file renamed
+    in between would cut the old content short (measured: a truncated state
+    file, "Checkpoint ignored"). Trailing spaces keep the length; the text
+    format ignores them. ``sizes`` tracks the current length of each target.
+    """
+    tmps = []
+    try:
+        for target, body in steps:
+            data = _never_shorter(body, sizes[target])
+            tmps.append((_write_tmp(target, data), target, len(data)))
+        for tmp, target, size in tmps:
+            fsio.rename(tmp, target)
+            sizes[target] = size
+    except fsio.errors().OpError as exc:
+        for tmp, _, _ in tmps:
+            fsio.remove(tmp)
+        raise LogdirError(
+            f"switching {logdir!r} to the new export failed: {fsio.reason(exc)}"
+        ) from exc
+
+
+def _write_tmp(path: str, data: bytes) -> str:
     tmp = fsio.tmp_name(path)
     with fsio.open_stream(tmp) as out:
-        out.write(text.encode("utf-8"))
+        out.write(data)
     return tmp
+
+
+def _size(path: str) -> int:
+    try:
+        return int(fsio.gfile().stat(path).length)
+    except fsio.errors().NotFoundError:
+        return 0
+
+
+def _never_shorter(text: str, size: int) -> bytes:
+    """``text`` as UTF-8, padded with spaces on its last line to ``size`` bytes."""
+    data = text.encode("utf-8")
+    if len(data) >= size:
+        return data
+    return data[:-1] + b" " * (size - len(data)) + data[-1:]
 
 
 def _write_metadata(logdir: str, name: str, meta: Metadata) -> str:
@@ -633,11 +675,25 @@ def _remove_checkpoint(prefix: str) -> None:
         fsio.remove(f)
 
 
-def _cleanup(logdir: str, *, keep_prefixes: set[str], keep_files: set[str]) -> None:
-    """Remove checkpoints not in ``keep_prefixes`` (and unfinished ones),
-    metadata files not in ``keep_files`` and temporary files. Call it only
-    while holding the run's lock: every temporary or unfinished file is then
-    this writer's or stale (left by a writer that no longer holds it)."""
+def _cleanup(
+    logdir: str, *, keep_prefixes: set[str], keep_files: set[str], keep_recent_s: float = 0.0
+) -> None:
+    """Remove finished checkpoints not in ``keep_prefixes`` and metadata files
+    not in ``keep_files`` unless written less than ``keep_recent_s`` ago, and
+    every unfinished checkpoint and temporary file. Call it only while
+    holding the run's lock: every temporary or unfinished file is then this
+    writer's or stale (left by a writer that no longer holds the lock)."""
+    now = time.time()
+
+    def recent(path: str) -> bool:
+        if keep_recent_s <= 0:
+            return False
+        try:
+            return now - fsio.gfile().stat(path).mtime_nsec / 1e9 < keep_recent_s
+        except fsio.errors().NotFoundError:
+            return False
+
+    recent_stems: dict[str, bool] = {}
     for name in fsio.listdir(logdir):
         path = fsio.join(logdir, name)
         if name.startswith(f"{CKPT_BASENAME}-"):
@@ -645,11 +701,16 @@ def _cleanup(logdir: str, *, keep_prefixes: set[str], keep_files: set[str]) -> N
             intact = (name.endswith(".index") or re.search(r"\.data-\d+-of-\d+$", name)) and (
                 "tempstate" not in name and fsio.TMP_MARK not in name
             )
-            if stem in keep_prefixes and intact:
+            if intact and stem in keep_prefixes:
                 continue
+            if intact:  # a finished export's file: judged by its .index, written last
+                if stem not in recent_stems:
+                    recent_stems[stem] = recent(fsio.join(logdir, stem + ".index"))
+                if recent_stems[stem]:
+                    continue
             fsio.remove(path)
         elif name.startswith("metadata-") and name.endswith(".tsv"):
-            if name not in keep_files:
+            if name not in keep_files and not recent(path):
                 fsio.remove(path)
         elif fsio.TMP_MARK in name:
             fsio.remove(path)

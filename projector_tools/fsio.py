@@ -47,7 +47,12 @@ def basename(path: str) -> str:
 
 
 def exists(path: str) -> bool:
-    return gfile().exists(path)
+    """Whether ``path`` exists; a failure to find out (permission, network,
+    unknown scheme) is a :class:`LogdirError` naming the cause."""
+    try:
+        return gfile().exists(path)
+    except errors().OpError as exc:
+        raise LogdirError(f"cannot access {path!r}: {reason(exc)}") from exc
 
 
 def isdir(path: str) -> bool:
@@ -94,8 +99,16 @@ def _stat_failure(path: str) -> Exception | None:
 
 
 def read_bytes(path: str) -> bytes:
-    with gfile().GFile(path, "rb") as f:
-        return f.read()
+    """The bytes of ``path``. A missing file raises ``tf.errors.NotFoundError``
+    (for callers that expect it may be absent); any other failure a
+    :class:`LogdirError` naming the path and the cause."""
+    try:
+        with gfile().GFile(path, "rb") as f:
+            return f.read()
+    except errors().NotFoundError:
+        raise
+    except errors().OpError as exc:
+        raise LogdirError(f"cannot read {path!r}: {reason(exc)}") from exc
 
 
 def read_text(path: str) -> str:
@@ -116,7 +129,7 @@ def remove(path: str) -> None:
 def ensure_dir(path: str) -> None:
     """Create ``path`` (and parents) or raise :class:`LogdirError` saying why."""
     g = gfile()
-    if g.exists(path) and not g.isdir(path):
+    if exists(path) and not g.isdir(path):
         raise LogdirError(
             f"logdir {path!r} is a file, not a directory; pass a directory path "
             "(it is created if missing)"
