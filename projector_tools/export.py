@@ -581,9 +581,11 @@ def _switch(logdir: str, steps: list[tuple[str, str]], sizes: dict[str, int]) ->
     format ignores them. ``sizes`` tracks the current length of each target.
     """
     tmps = []
+    planned = dict(sizes)
     try:
         for target, body in steps:
-            data = _never_shorter(body, sizes[target])
+            data = _never_shorter(body, planned[target])
+            planned[target] = len(data)  # the next step's file follows this one
             tmps.append((_write_tmp(target, data), target, len(data)))
         for tmp, target, size in tmps:
             fsio.rename(tmp, target)
