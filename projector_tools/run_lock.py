@@ -105,6 +105,7 @@ class RunLock:
         self._depth = 0
         self._thread: int | None = None
         self._outer: RunLock | None = None
+        self._pid = os.getpid()  # a forked child holds nothing
 
     # -- context manager, re-entrant within one thread ---------------------
     def __enter__(self) -> RunLock:
@@ -112,7 +113,7 @@ class RunLock:
         me = threading.get_ident()
         with _REGISTRY_LOCK:
             held = _HELD.get(key)
-        if held is not None and held._thread == me:
+        if held is not None and held._thread == me and held._pid == os.getpid():
             held._depth += 1
             self._outer = held
             return held
@@ -154,6 +155,7 @@ class RunLock:
             delay = min(delay * 2, 0.05)
         self._depth = 1
         self._thread = threading.get_ident()
+        self._pid = os.getpid()
         with _REGISTRY_LOCK:
             _HELD[_key(self.run_dir)] = self
 

@@ -292,3 +292,25 @@ def test_listdir_failures_other_than_missing_name_their_cause(tmp_path):
     fsio.remove(str(tmp_path / "absent"))  # already gone is fine
     with pytest.raises(LogdirError, match="nosuchfs.*not implemented"):
         export_embeddings(np.ones((3, 2), "float32"), "nosuchfs://bucket/run")
+
+
+def test_lock_on_a_filesystem_without_exclusive_create_refuses_a_second_writer():
+    """ram:// (like gs://) has no O_EXCL: the lock is written when absent and read back."""
+    run_dir = "ram://pt-lock-tests/run"
+    refused: list[str] = []
+
+    def second_writer() -> None:
+        try:
+            export_embeddings(np.ones((3, 2), "float32"), run_dir, lock_timeout=0.2)
+        except LogdirError as exc:
+            refused.append(str(exc))
+
+    with run_lock(run_dir) as held:
+        assert read_holder(run_dir).token == held.token
+        other = threading.Thread(target=second_writer)
+        other.start()
+        other.join(60)
+    assert len(refused) == 1 and f"pid {os.getpid()} on {socket.gethostname()}" in refused[0], refused
+    assert read_holder(run_dir) is None
+    export_embeddings(np.ones((3, 2), "float32"), run_dir, lock_timeout=0.2)  # free again
+    assert LOCK_FILENAME not in tf.io.gfile.listdir(run_dir)
