@@ -61,6 +61,7 @@ from projector_tools.export import (
 )
 from projector_tools.keras_layers import layer_weights, select_embedding_layers
 from projector_tools.metadata import Metadata
+from projector_tools.run_lock import run_lock
 
 __all__ = ["ProjectorCallback"]
 
@@ -161,6 +162,10 @@ class ProjectorCallback(keras.callbacks.Callback):
             return
         if self.run_dir is None:
             self.run_dir = projector_run_dir(self.logdir)
+        with run_lock(self.run_dir):  # one writer per run; held across read + write
+            self._export_locked(epoch, final=final)
+
+    def _export_locked(self, epoch: int, *, final: bool) -> None:
         if final and self._exported_epoch == epoch:
             prune_exports(self.run_dir)  # this epoch is on disk already
             return

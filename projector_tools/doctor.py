@@ -340,7 +340,7 @@ def find_keras_h5(view: Any) -> str | None:
     best: tuple[int, str] | None = None
     others: list[str] = []
     for d in (view.dir, fsio.join(view.dir, "train"), view.config_dir):
-        for name in fsio.listdir(d):
+        for name in fsio.listdir(d, missing_ok=True):
             m = _KERAS_H5_RE.match(name)
             if m:
                 cand = (int(m.group(1)), fsio.join(d, name))
