@@ -8,7 +8,8 @@ Every point loads, with the right label, every time::
 
 The public API is small: :func:`export_embeddings`, :class:`Metadata`,
 :func:`subword_metadata`, :func:`vocabulary_metadata`, the label escape
-functions, :class:`ProjectorCallback` and :func:`train`.
+functions, :class:`ProjectorCallback`, :func:`train` and
+:func:`build_subword_encoder`.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ __all__ = [
     "ProjectorToolsError",
     "ShapeMismatchError",
     "SourceError",
+    "build_subword_encoder",
     "escape_label",
     "export_embeddings",
     "parse_projector_tsv",
@@ -66,4 +68,8 @@ def __getattr__(name: str) -> Any:
         from projector_tools.trainer import train
 
         return train
+    if name == "build_subword_encoder":
+        from projector_tools.subword_builder import build_subword_encoder
+
+        return build_subword_encoder
     raise AttributeError(f"module 'projector_tools' has no attribute {name!r}")
