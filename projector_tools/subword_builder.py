@@ -10,12 +10,14 @@ greedy split and the same candidate selection. What changes is how much
 work each step repeats:
 
 * **Token counting** tokenizes each distinct *piece* of text once. A text
-  is cut at every single space between two word characters (``\\w``): the
-  tokenizer always makes that space a token of its own, which
-  ``_prepare_tokens_for_encode`` drops after appending ``_`` to the token
-  before it, so ``tokens(text)`` is the concatenation of
-  ``tokens(piece + " ")`` over the pieces (the last piece without the
-  space). Pieces repeat across a corpus far more than texts do.
+  is cut into sentences after every ``". "`` followed by a word character
+  (``\\w``; the token ``". "`` ends there whatever follows), and sentences
+  at every single space between two word characters: the tokenizer always
+  makes that space a token of its own, which ``_prepare_tokens_for_encode``
+  drops after appending ``_`` to the token before it, so ``tokens(text)``
+  is the concatenation of ``tokens(piece + " ")`` over the pieces (the
+  last piece of a sentence without the space). Equal sentences are split
+  once, and pieces repeat across a corpus far more than texts do.
 * **The first iteration** of every search round starts from the same
   vocabulary (no subwords), so its substring counts are computed once,
   sorted by count, and each round only takes those at or above its
@@ -50,7 +52,9 @@ MAX_SUBWORD_LENGTH = 20
 NUM_ITERATIONS = 4
 
 # A single space between two word characters: always a token of its own.
-_PIECE_BOUNDARY = re.compile(r"(?<=\w) (?=\w)")
+_PIECE_BOUNDARY = re.compile(r" (?=\w)(?<=\w )")
+# ". " before a word character: the token ". " ends there, whatever follows.
+_SENTENCE_END = re.compile(r"\. (?=\w)")
 
 Progress = Callable[[str], Any]
 
@@ -68,10 +72,10 @@ def token_counts(texts: Iterable[str | bytes]) -> dict[str, int]:
         1
     """
     ste, text_encoder = _tfds_text()
-    pieces: Counter[str] = Counter()  # followed by one space in their text
-    lasts: Counter[str] = Counter()  # the last piece of a text
+    middles: Counter[str] = Counter()  # sentences followed by ". " and a word
+    ends: Counter[str] = Counter()  # the last sentence of a text
     as_text = None
-    split = _PIECE_BOUNDARY.split
+    cut = _SENTENCE_END.split
     for text in texts:
         if not isinstance(text, str):
             if as_text is None:
@@ -79,9 +83,20 @@ def token_counts(texts: Iterable[str | bytes]) -> dict[str, int]:
 
                 as_text = tf.compat.as_text
             text = as_text(text)
-        parts = split(text)
-        lasts[parts.pop()] += 1
-        pieces.update(parts)
+        parts = cut(text)
+        ends[parts.pop()] += 1
+        middles.update(parts)
+    pieces: Counter[str] = Counter()  # followed by one space in their sentence
+    lasts: Counter[str] = Counter()  # the last piece of a sentence
+    split = _PIECE_BOUNDARY.split
+    for sentence, n in [(s + ". ", n) for s, n in middles.items()] + list(ends.items()):
+        parts = split(sentence)
+        lasts[parts.pop()] += n
+        if n == 1:
+            pieces.update(parts)
+        else:
+            for part in parts:
+                pieces[part] += n
     tokenizer = text_encoder.Tokenizer(alphanum_only=False, reserved_tokens=[ste._UNDERSCORE_REPLACEMENT])
     prepare = ste._prepare_tokens_for_encode
     counts: dict[str, int] = defaultdict(int)
