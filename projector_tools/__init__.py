@@ -8,7 +8,8 @@ Every point loads, with the right label, every time::
 
 The public API is small: :func:`export_embeddings`, :class:`Metadata`,
 :func:`subword_metadata`, :func:`vocabulary_metadata`, the label escape
-functions, :class:`ProjectorCallback` and :func:`train`.
+functions, :class:`ProjectorCallback`, :func:`train` and
+:func:`build_subword_encoder`.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ _LAZY = {
     "vocabulary_metadata": "projector_tools.metadata",
     "ProjectorCallback": "projector_tools.callback",  # imports Keras/TensorFlow
     "train": "projector_tools.trainer",  # imports Keras/TensorFlow
+    "build_subword_encoder": "projector_tools.subword_builder",  # imports tfds
 }
 
 __version__ = "0.1.0"
@@ -54,6 +56,7 @@ __all__ = [
     "ProjectorToolsError",
     "ShapeMismatchError",
     "SourceError",
+    "build_subword_encoder",
     "escape_label",
     "export_embeddings",
     "parse_projector_tsv",
