@@ -389,7 +389,7 @@ class _TextReader:
                 break
             more += sum(1 for line in chunk.split(b"\n") if line.strip())
         raise SourceError(
-            f"{self.path!r}: the header says {self.rows} rows but the file has about "
+            f"{self.path!r}: the header says {self.rows} rows but the file has "
             f"{self.rows + more}; fix the first line (rows dims) or pass --max-rows"
         )
 
