@@ -54,6 +54,7 @@ _FASTTEXT_MODEL_MAGIC = b"\xba\x16\x4f\x2f"
 _BLOCK = 8 << 20  # bytes of text parsed per numpy call
 _SNIFF_BYTES = 1 << 16
 _SNIFF_LINES = 20
+_NUMBER_TEXT = b"0123456789.-+eEinfatyINFATY \t\r\n"  # what the numbers of a text line are made of
 _HEADER = re.compile(rb"\s*(\d+)[ \t]+(\d+)\s*")
 
 
@@ -121,12 +122,17 @@ def _sniff_head(head: bytes) -> tuple[str, int | None, int] | None:
         rows, dims = int(m.group(1)), int(m.group(2))
         if rows < 1 or dims < 1:
             return None
-        line = rest.split(b"\n", 1)[0]
+        line, nl2, _ = rest.partition(b"\n")
         fields = line.rstrip().rsplit(None, dims)
-        if len(fields) == dims + 1 and _numeric_tail(fields[1:]) == dims and (b"\n" in rest or len(head) < _SNIFF_BYTES):
+        if (nl2 or len(head) < _SNIFF_BYTES) and len(fields) == dims + 1 and _numeric_tail(fields[1:]) == dims:
             return "text", rows, dims
         space = rest.find(b" ")
-        if 0 < space and (len(rest) >= space + 1 + 4 * dims or len(head) < _SNIFF_BYTES):
+        if space <= 0:
+            return None
+        window = rest[space + 1 : space + 1 + min(4 * dims, 512)]
+        if not nl2 and len(head) >= _SNIFF_BYTES and not window.translate(None, _NUMBER_TEXT):
+            return "text", rows, dims  # a first line longer than what was read
+        if len(rest) >= space + 1 + 4 * dims or len(head) < _SNIFF_BYTES:
             return "binary", rows, dims
         return None
     lines = head.split(b"\n")
