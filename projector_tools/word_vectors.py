@@ -239,9 +239,8 @@ def duplicates_note(tokens: list[str]) -> str:
 class _Matrix:
     """A float32 matrix filled block by block; grown when the row count is open.
 
-    Growth uses ``ndarray.resize``, i.e. ``realloc``: for a large array glibc
-    moves pages with ``mremap`` instead of copying, and reserved rows that are
-    never written cost no memory.
+    Growth doubles with ``ndarray.resize`` (``realloc``, no second copy held);
+    measured cheaper than counting lines first (docs/design.md).
     """
 
     def __init__(self, rows: int | None, dims: int, cap: int | None):
@@ -324,7 +323,7 @@ class _TextReader:
                     break
                 self._too_many(len(tokens) - free)
             self._keep(tokens, numbers)
-        if self.want is not None and self.out.n < self.want:
+        if self.rows is not None and self.out.n < self.want:
             raise SourceError(
                 f"{self.path!r}: the header says {self.rows} rows but the file has {self.out.n}; "
                 "the file is cut short or its header is wrong (fix the first line)"
@@ -412,6 +411,7 @@ class _BinaryReader:
         block are then copied by one numpy gather (a strided window per row start)."""
         want, nbytes = self.want, 4 * self.dims
         matrix = np.empty((want, self.dims), dtype=np.float32)
+        matrix_bytes = matrix.view(np.uint8)  # rows of 4 * dims bytes, filled by np.take
         tokens: list[bytes] = []
         data = self.head[self.head.index(b"\n") + 1 :]
         row = 0
@@ -424,8 +424,9 @@ class _BinaryReader:
             if starts:
                 window = as_strided(np.frombuffer(data, np.uint8), shape=(len(data) - nbytes + 1, nbytes),
                                     strides=(1, 1), writeable=False)
-                block = window[np.array(ends, dtype=np.intp) + 1].view("<f4")
-                matrix[row : row + len(starts)] = block
+                # fancy indexing gathers the rows in C; np.take(out=) would first
+                # copy the whole (non-contiguous) window: gigabytes
+                matrix_bytes[row : row + len(starts)] = window[np.array(ends, dtype=np.intp) + 1]
                 tokens.extend(data[a:b].lstrip(b"\n") for a, b in zip(starts, ends))
                 row += len(starts)
             data = data[pos:]
@@ -441,6 +442,8 @@ class _BinaryReader:
                 f"{self.path!r}: the header says {self.rows} rows but more data follows "
                 f"row {self.rows}; fix the first line (rows dims) or pass --max-rows"
             )
+        if not np.little_endian:  # the file's floats are little-endian
+            matrix.byteswap(inplace=True)
         return _decode(tokens), matrix
 
     @staticmethod

@@ -120,6 +120,7 @@ def served(tmp_path_factory):
     expected["duplicates"] = (np.vstack([words.vectors, tags.vectors]), ["the", "cat", "sat", "doc0", "cat"])
 
     stderr["max_rows"] = export(str(src / "v.bin"), "--logdir", str(logs / "max_rows"), "--max-rows", "3")
+    export(datapath("test_glove.txt"), "--logdir", str(logs / "glove_max_rows"), "--max-rows", "10")
 
     # the post-training script, as a user runs it
     proc = subprocess.run(
@@ -134,7 +135,7 @@ def served(tmp_path_factory):
 
     server = TensorBoardServer(str(logs)).start()
     try:
-        server.wait_for_projector_runs(expected=len(expected) + 1)
+        server.wait_for_projector_runs(expected=len(expected) + 2)
         yield server, expected, stderr, src, kv
     finally:
         server.stop()
@@ -168,8 +169,10 @@ def test_duplicates_are_reported_once(served):
 
 
 def test_max_rows_stops_early(served):
-    tb, _, _, _, kv = served
+    tb, expected, _, _, kv = served
     assert_run_serves(tb, "max_rows", {"embedding": kv.vectors[:3]}, {"embedding": TOKENS[:3]})
+    glove, tokens = expected["glove"]
+    assert_run_serves(tb, "glove_max_rows", {"embedding": glove[:10]}, {"embedding": tokens[:10]})
 
 
 def one_line_error(tmp_path, capsys, path: str) -> str:
