@@ -51,7 +51,7 @@ COMPRESSIONS = {b"\x1f\x8b": "gzip", b"BZh": "bzip2"}
 # fastText's own model file (``model.bin``): not word vectors, but often mistaken for them.
 _FASTTEXT_MODEL_MAGIC = b"\xba\x16\x4f\x2f"
 
-_BLOCK = 8 << 20  # bytes of text parsed per numpy call
+_BLOCK = 2 << 20  # bytes per block: 8 MiB measured no faster and left ~15 MB more resident
 _SNIFF_BYTES = 1 << 16
 _SNIFF_LINES = 20
 _NUMBER_TEXT = b"0123456789.-+eEinfatyINFATY \t\r\n"  # what the numbers of a text line are made of
