@@ -44,13 +44,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "export",
-        help="write a Projector-ready run from a model, checkpoint, .npy or word2vec file",
+        help="write a Projector-ready run from a model, checkpoint, .npy or word-vector file",
         description=(
             "SOURCE is a .keras model, a TensorFlow checkpoint (prefix or directory), "
-            "a Keras .weights.h5 file, a .npy array or a word2vec text file."
+            "a Keras .weights.h5 file, a .npy array, or a word-vector file, recognised by "
+            "its content and labelled by its tokens: word2vec/fastText text "
+            "(vectors.vec, vectors.txt), GloVe text without header (glove.6B.100d.txt), "
+            "word2vec binary (vectors.bin), each also .gz or .bz2 (cc.en.300.vec.gz)."
         ),
     )
-    p.add_argument("source", help="model, checkpoint, .npy or word2vec file")
+    p.add_argument("source", help="model, checkpoint, .npy or word-vector file")
     p.add_argument("--logdir", required=True, help="run directory to write")
     p.add_argument("--vocab", help="SubwordTextEncoder vocab file or one token per line")
     p.add_argument("--layer", action="append", dest="layers", metavar="NAME",
@@ -80,7 +83,8 @@ def run_export(args: argparse.Namespace) -> int:
     from projector_tools.sources import load_source, load_vocab, note
 
     vocab = load_vocab(args.vocab) if args.vocab else None
-    src = load_source(args.source, args.layers, vocab_size=len(vocab) if vocab is not None else None)
+    src = load_source(args.source, args.layers, vocab_size=len(vocab) if vocab is not None else None,
+                      max_rows=args.max_rows)
     for line in src.notes:
         note(line)
     tensors = collect_tensors(src.tensors)

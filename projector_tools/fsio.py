@@ -111,6 +111,14 @@ def read_bytes(path: str) -> bytes:
         raise LogdirError(f"cannot read {path!r}: {reason(exc)}") from exc
 
 
+def open_read(path: str):
+    """A binary file object to stream ``path``: ``open`` for local paths (several
+    times faster than ``GFile`` on large reads), ``GFile`` for ``scheme://`` ones."""
+    if is_remote(path):
+        return gfile().GFile(path, "rb")
+    return open(path, "rb")
+
+
 def read_text(path: str) -> str:
     return read_bytes(path).decode("utf-8")
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from projector_tools import fsio
+from projector_tools import fsio, word_vectors
 from projector_tools.checkpoint import checkpoint_shapes, latest_checkpoint, read_tensor
 from projector_tools.checkpoint_graph import (  # noqa: F401 - readable_name is imported from here
     CheckpointVariable,
@@ -49,12 +49,16 @@ class LoadedSource:
     model: Any = None
 
 
-def load_source(path: str, layers: Sequence[str] | None = None, vocab_size: int | None = None) -> LoadedSource:
-    """Detect what ``path`` is and load it (see the module docstring)."""
+def load_source(path: str, layers: Sequence[str] | None = None, vocab_size: int | None = None,
+                max_rows: int | None = None) -> LoadedSource:
+    """Detect what ``path`` is and load it (see the module docstring).
+
+    ``max_rows`` lets a loader that streams (word vectors) stop early.
+    """
     if not fsio.exists(path) and not fsio.exists(path + ".index"):
         raise SourceError(
             f"{path!r} does not exist; pass a .keras model, a TensorFlow checkpoint "
-            "(prefix or directory), a .npy file or a word2vec text file"
+            f"(prefix or directory), a .npy file or word vectors ({word_vectors.describe_kinds()})"
         )
     lower = path.lower()
     from projector_tools.huggingface import is_huggingface_source, load_huggingface
@@ -74,12 +78,12 @@ def load_source(path: str, layers: Sequence[str] | None = None, vocab_size: int 
         return _only_layers(_load_npy(path), layers)
     if fsio.isdir(path) or fsio.exists(path + ".index") or lower.endswith(".index"):
         return _load_checkpoint(path, layers, vocab_size)
-    if _looks_like_word2vec(path):
-        return _only_layers(_load_word2vec(path), layers)
+    if word_vectors.sniff(path):
+        return _only_layers(_load_word_vectors(path, max_rows), layers)
     raise SourceError(
-        f"cannot tell what {path!r} is; supported: a .keras model, a TensorFlow "
-        "checkpoint (prefix or directory), a .npy array, a Keras .weights.h5 file, "
-        "or word2vec text ('rows dims' on the first line)"
+        f"cannot tell what {path!r} is{word_vectors.not_word_vectors_hint(path)}; supported: "
+        "a .keras model, a TensorFlow checkpoint (prefix or directory), a .npy array, "
+        f"a Keras .weights.h5 file, or word vectors: {word_vectors.describe_kinds()}"
     )
 
 
@@ -145,48 +149,14 @@ def _load_npy(path: str) -> LoadedSource:
     return LoadedSource(kind="npy", tensors={"embedding": arr})
 
 
-def _looks_like_word2vec(path: str) -> bool:
-    try:
-        with fsio.gfile().GFile(path, "rb") as f:
-            head = f.read(4096)
-    except Exception:  # noqa: BLE001
-        return False
-    first = head.split(b"\n", 1)[0]
-    return re.fullmatch(rb"\s*\d+\s+\d+\s*", first) is not None
-
-
-def _load_word2vec(path: str) -> LoadedSource:
-    """word2vec text: ``rows dims``, then ``token v1 ... vd`` per line."""
-    with fsio.gfile().GFile(path, "rb") as f:
-        header = f.readline().split()
-        n_rows, dims = int(header[0]), int(header[1])
-        tokens: list[str] = []
-        matrix = np.empty((n_rows, dims), dtype=np.float32)
-        i = 0
-        for lineno, raw in enumerate(f, start=2):
-            line = raw.rstrip(b"\r\n")
-            if not line.strip():
-                continue
-            parts = line.rsplit(b" ", dims) if line.count(b" ") >= dims else line.split()
-            values = parts[-dims:]
-            token = b" ".join(parts[:-dims]) if len(parts) > dims else b""
-            if len(values) != dims or i >= n_rows:
-                raise SourceError(
-                    f"{path!r} line {lineno}: expected a token and {dims} numbers "
-                    f"(header says {n_rows} x {dims})"
-                )
-            try:
-                matrix[i] = np.array(values, dtype=np.float32)
-            except ValueError:
-                raise SourceError(f"{path!r} line {lineno}: not numbers after the token") from None
-            tokens.append(token.decode("utf-8", "surrogateescape"))
-            i += 1
-    if i != n_rows:
-        raise SourceError(f"{path!r}: header says {n_rows} rows, file has {i}")
+def _load_word_vectors(path: str, max_rows: int | None) -> LoadedSource:
+    """word2vec / fastText / GloVe text or word2vec binary: labels from the file."""
+    vectors = word_vectors.load_word_vectors(path, max_rows=max_rows)
     return LoadedSource(
-        kind="word2vec",
-        tensors={"embedding": matrix},
-        metadata={"embedding": Metadata.from_labels(tokens)},
+        kind=f"word vectors ({vectors.kind})",
+        tensors={"embedding": vectors.matrix},
+        metadata={"embedding": Metadata.from_labels(vectors.tokens)},
+        notes=vectors.notes,
     )
 
 
