@@ -8,7 +8,8 @@ Every point loads, with the right label, every time::
 
 The public API is small: :func:`export_embeddings`, :class:`Metadata`,
 :func:`subword_metadata`, :func:`vocabulary_metadata`, the label escape
-functions, :class:`ProjectorCallback` and :func:`train`.
+functions, :class:`ProjectorCallback`, :func:`export_activations` with
+:class:`ActivationSpec`, and :func:`train`.
 """
 
 from __future__ import annotations
@@ -42,11 +43,13 @@ __all__ = [
     "InputError",
     "LogdirError",
     "Metadata",
+    "ActivationSpec",
     "ProjectorCallback",
     "ProjectorToolsError",
     "ShapeMismatchError",
     "SourceError",
     "escape_label",
+    "export_activations",
     "export_embeddings",
     "parse_projector_tsv",
     "subword_metadata",
@@ -62,6 +65,10 @@ def __getattr__(name: str) -> Any:
         from projector_tools.callback import ProjectorCallback
 
         return ProjectorCallback
+    if name in ("export_activations", "ActivationSpec"):
+        from projector_tools import activations
+
+        return getattr(activations, name)
     if name == "train":
         from projector_tools.trainer import train
 
