@@ -4,7 +4,7 @@ Each point is a review's pooled vector (the output of the model's
 ``GlobalAveragePooling1D`` layer: the average of its subword vectors, what
 the classifier head sees). Up to N validation reviews are chosen,
 reproducibly (a seeded generator) and balanced by label (N/2 of each, the
-other label filling in when one runs short). Columns:
+other label filling in when one runs short), in order of length. Columns:
 
 * ``text``: the review, cut to :data:`TEXT_CHARS` characters (``...`` marks a cut);
 * ``label``: ``positive`` / ``negative``;
@@ -82,22 +82,34 @@ def review_spec(
     layer: Any,
     n: int = DEFAULT_REVIEW_POINTS,
     seed: int = 0,
+    batch_size: int = 256,
 ) -> ActivationSpec | None:
     """The :class:`ActivationSpec` of the ``reviews`` tensor (None when ``n`` is 0).
 
-    ``ids`` are the encoded reviews (padded with 0 here; the model masks
-    padding, so the average is that of the review's own subwords).
+    ``ids`` are the encoded reviews. The chosen reviews are ordered by length
+    and cut into batches of ``batch_size``, each padded with 0 to its own
+    longest review (the model masks padding, so the average is that of the
+    review's own subwords): on IMDB-length reviews that is ~5x less work per
+    export than padding all of them to the longest one.
     """
+    import tensorflow as tf
+
     if n <= 0 or not len(ids):
         return None
-    rows = choose_review_points(labels, n, seed=seed)
-    longest = max(1, max(len(ids[i]) for i in rows))
-    x = np.zeros((len(rows), longest), dtype=np.int32)
-    for k, i in enumerate(rows):
-        x[k, : len(ids[i])] = ids[i]
+    chosen = choose_review_points(labels, n, seed=seed)
+    rows = chosen[np.argsort([len(ids[i]) for i in chosen], kind="stable")]
+    batches = []
+    for start in range(0, len(rows), batch_size):
+        part = rows[start:start + batch_size]
+        x = np.zeros((len(part), max(1, max(len(ids[i]) for i in part))), dtype=np.int32)
+        for k, i in enumerate(part):
+            x[k, : len(ids[i])] = ids[i]
+        batches.append(x)
+    inputs = tf.data.Dataset.from_generator(
+        lambda: iter(batches), output_signature=tf.TensorSpec([None, None], tf.int32))
     chosen_texts = [texts[i] for i in rows]
     chosen_labels = [int(labels[i]) for i in rows]
     return ActivationSpec(
-        x, layer=layer, name=REVIEWS_TENSOR,
+        inputs, layer=layer, name=REVIEWS_TENSOR, batch_size=batch_size,
         metadata=lambda logits: review_metadata(chosen_texts, chosen_labels, logits),
     )

@@ -88,6 +88,7 @@ class TrainResult:
     history: dict[str, list[float]] = field(default_factory=dict)
     model: Any = None
     encoder: Any = None
+    review_points: int = 0  # rows of the Projector tensor 'reviews' (0: none)
 
     @property
     def val_accuracy(self) -> float | None:
@@ -541,6 +542,7 @@ def train(
         history=hist,
         model=model,
         encoder=encoder,
+        review_points=min(opts["review_points"], len(test_ids)),
     )
 
 
@@ -597,6 +599,10 @@ def run_cli(args: argparse.Namespace) -> int:
         print(f"validation accuracy: {acc:.4f}")
     print(f"vocabulary: {result.vocab_size} ids, SubwordTextEncoder {result.encoder_path}")
     print(f"checkpoint: {result.checkpoint}")
-    print(f"projector run: {result.projector_run} ({result.vocab_size} x {result.embedding_dim}, labelled)")
+    print(f"projector run: {result.projector_run} ({result.vocab_size} x {result.embedding_dim}, labelled, "
+          "with count and positivity)")
+    if result.review_points:
+        print(f"projector tensor 'reviews': {result.review_points} validation reviews "
+              "(text, label, predicted, correct)")
     print(f"view: {result.tensorboard_command()}")
     return 0

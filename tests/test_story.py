@@ -293,3 +293,37 @@ def test_trained_csv_run_has_token_statistics_and_review_points(tmp_path, tensor
     for p, lab, ok in zip(reviews.column("predicted"), reviews.column("label"), reviews.column("correct")):
         if p != "0.500":  # rounded: 0.4996 is shown as 0.500 and predicts negative
             assert ok == ("yes" if (float(p) >= 0.5) == (lab == "positive") else "no")
+
+
+def test_cli_export_activations_csv_for_a_text_model(tmp_path, capsys):
+    """A .keras text model (TextVectorization inside) and a CSV of reviews:
+    one point per row, every CSV column as metadata."""
+    import keras
+    import tensorflow as tf
+
+    from projector_tools.cli import main
+    from projector_tools.export import read_current_tensors
+
+    rows = [("a great film, truly", "positive"), ("an awful\tfilm", "negative"),
+            ("great acting", "positive")]
+    tv = keras.layers.TextVectorization(max_tokens=20, output_sequence_length=6)
+    tv.adapt([r[0] for r in rows])
+    inp = keras.Input((1,), dtype="string")
+    h = keras.layers.Embedding(20, 3, mask_zero=True)(tv(inp))
+    h = keras.layers.GlobalAveragePooling1D(name="pool")(h)
+    model = keras.Model(inp, keras.layers.Dense(1)(h))
+    model.save(tmp_path / "text.keras")
+    with open(tmp_path / "r.csv", "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["review", "sentiment"])
+        w.writerows(rows)
+    assert main(["export-activations", str(tmp_path / "text.keras"), str(tmp_path / "r.csv"),
+                 "--layer", "pool", "--name", "reviews", "--logdir", str(tmp_path / "run")]) == 0
+    assert "exported reviews 3x3" in capsys.readouterr().out
+    want = np.asarray(keras.Model(inp, model.get_layer("pool").output)(tf.constant([[r[0]] for r in rows])))
+    assert np.array_equal(read_current_tensors(str(tmp_path / "run"))["reviews"], want)
+    meta = next(p for p in os.listdir(tmp_path / "run") if p.startswith("metadata-"))
+    with open(tmp_path / "run" / meta, encoding="utf-8") as f:
+        parsed = parse_projector_tsv(f.read())
+    assert parsed.columns == ("review", "sentiment")
+    assert parsed.column("review")[1] == "an awful\\tfilm" and parsed.column("sentiment")[2] == "positive"
