@@ -113,6 +113,7 @@ def test_export_activations_serves_what_a_sub_model_computes(served):
     assert again["hidden"].metadata_rows == len(x)
 
 
+@pytest.mark.slow  # shares the module fixture (see above)
 def test_sprites_are_served_with_their_image_size(served):
     from PIL import Image
 
@@ -132,6 +133,7 @@ def test_sprites_are_served_with_their_image_size(served):
     assert np.array_equal(first, np.round(images[0] * 255).astype(np.uint8))
 
 
+@pytest.mark.slow  # shares the module fixture (see above)
 def test_callback_exports_activations_beside_the_embedding(served):
     import keras
 
