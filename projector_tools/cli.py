@@ -4,7 +4,8 @@
     projector-tools train --logdir runs/NAME [--dataset demo|imdb_reviews/subwords8k]
     projector-tools doctor LOGDIR [--fix] [--vocab FILE] [--json]
     projector-tools neighbors LOGDIR TOKEN [-k 10]
-    projector-tools plot LOGDIR -o FILE.png
+    projector-tools plot LOGDIR -o FILE.png [--color COLUMN]
+    projector-tools export-activations MODEL INPUTS --layer NAME --logdir DIR
 
 Errors are one line on stderr and a non-zero exit status; ``--debug``
 shows the traceback too. Ctrl-C ends any command with status 130 and the
@@ -30,6 +31,8 @@ EXTERNAL_COMMANDS = [
     ("doctor", "projector_tools.doctor", "explain (and --fix) why a logdir shows nothing"),
     ("neighbors", "projector_tools.neighbors", "cosine nearest neighbours of a token"),
     ("plot", "projector_tools.plot", "a 2-D picture of a run, labelled, as PNG"),
+    ("export-activations", "projector_tools.activations",
+     "export a layer's outputs for given inputs (one point per input)"),
 ]
 
 
