@@ -22,7 +22,7 @@ demo: $(STAMP)
 	$(PY) -m projector_tools.cli train --dataset demo --logdir $(LOGDIR)/demo
 	@echo ""
 	@echo "Now run:  $(VENV)/bin/tensorboard --logdir $(LOGDIR)/demo"
-	@echo "and open http://localhost:6006/#projector (run 'train', tensor 'embedding', color by 'kind')."
+	@echo "and open http://localhost:6006/#projector (tensor 'embedding': color by 'positivity'; tensor 'reviews': color by 'label' or 'correct')."
 
 test: $(STAMP)
 	$(PY) -m pytest -q -ra tests

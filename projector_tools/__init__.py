@@ -8,8 +8,8 @@ Every point loads, with the right label, every time::
 
 The public API is small: :func:`export_embeddings`, :class:`Metadata`,
 :func:`subword_metadata`, :func:`vocabulary_metadata`, the label escape
-functions, :class:`ProjectorCallback`, :func:`train` and
-:func:`build_subword_encoder`.
+functions, :class:`ProjectorCallback`, :func:`export_activations` with
+:class:`ActivationSpec`, :func:`train` and :func:`build_subword_encoder`.
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ _LAZY = {
     "unescape_label": "projector_tools.metadata",
     "vocabulary_metadata": "projector_tools.metadata",
     "ProjectorCallback": "projector_tools.callback",  # imports Keras/TensorFlow
+    "export_activations": "projector_tools.activations",  # imports Keras/TensorFlow
+    "ActivationSpec": "projector_tools.activations",
     "train": "projector_tools.trainer",  # imports Keras/TensorFlow
     "build_subword_encoder": "projector_tools.subword_builder",  # imports tfds
 }
@@ -46,6 +48,7 @@ _LAZY = {
 __version__ = "0.1.0"
 
 __all__ = [
+    "ActivationSpec",
     "DatasetUnavailableError",
     "ExportResult",
     "ExportedTensor",
@@ -58,6 +61,7 @@ __all__ = [
     "SourceError",
     "build_subword_encoder",
     "escape_label",
+    "export_activations",
     "export_embeddings",
     "parse_projector_tsv",
     "subword_metadata",

@@ -27,6 +27,11 @@ beside the training scalars, where Keras itself puts embeddings (or into
 ``logdir/projector`` when there is no ``train/``). :attr:`run_dir` tells
 where it went.
 
+Activations: ``activations=[ActivationSpec(inputs, layer=..., name=...)]``
+(see :mod:`projector_tools.activations`) adds, at every export, the output
+of a layer for a fixed example set as another tensor of the same
+checkpoint (for the trainer: the pooled review vectors, ``reviews``).
+
 History: by default only the latest export stays on disk (older checkpoint
 files are removed). With ``keep_history=True`` every exported epoch stays
 selectable in the Projector's tensor drop-down, as ``<layer>@epoch<N>``
@@ -62,6 +67,7 @@ from projector_tools.metadata import Metadata
 from projector_tools.run_layout import HISTORY_NAME_RE as _HISTORY_RE
 from projector_tools.run_layout import KERAS_TRAIN_RUN, OWN_RUN, child_runs, history_name
 from projector_tools.run_lock import run_lock
+from projector_tools.sprite import Sprite
 
 __all__ = ["ProjectorCallback"]
 
@@ -89,6 +95,9 @@ class ProjectorCallback(keras.callbacks.Callback):
       layers: names of the ``Embedding`` layers to export (default: all).
       every_n_epochs: export after every N-th epoch (and at the end).
       keep_history: keep every exported epoch as ``<layer>@epoch<N>``.
+      activations: :class:`~projector_tools.activations.ActivationSpec`
+        items; each adds a layer's output for fixed inputs as a tensor of
+        every export (the latest values only, also with ``keep_history``).
 
     Under a ``tf.distribute`` strategy only the chief writes.
 
@@ -103,6 +112,7 @@ class ProjectorCallback(keras.callbacks.Callback):
         layers: Sequence[str] | None = None,
         every_n_epochs: int = 1,
         keep_history: bool = False,
+        activations: Sequence[Any] = (),
     ):
         super().__init__()
         if int(every_n_epochs) < 1:
@@ -112,6 +122,8 @@ class ProjectorCallback(keras.callbacks.Callback):
         self.layers = [layers] if isinstance(layers, str) else layers
         self.every_n_epochs = int(every_n_epochs)
         self.keep_history = bool(keep_history)
+        self.activations = list(activations or ())
+        self._sprites: dict[int, dict[str, Sprite]] = {}
         self.run_dir: str | None = None
         self.last_result: ExportResult | None = None
         self._chosen: dict[str, Any] = {}
@@ -132,6 +144,7 @@ class ProjectorCallback(keras.callbacks.Callback):
                     f"Embedding layer {name!r} has {rows} rows (input_dim) but its metadata "
                     f"has {len(meta)} labels; pass one label per id"
                 )
+        self._check_activations()
         self.run_dir = None
         self._last_epoch = None
         self._exported_epoch = None
@@ -184,11 +197,54 @@ class ProjectorCallback(keras.callbacks.Callback):
             }
         else:
             tensors = current
+        sprites = self._add_activations(tensors, metas)
         matrices, metas = prepare(tensors, metas)
         self.last_result = write_run(
-            self.run_dir, matrices, metas, step=epoch, keep_previous=0 if final else 1
+            self.run_dir, matrices, metas, step=epoch, keep_previous=0 if final else 1,
+            sprites=sprites,
         )
         self._exported_epoch = epoch
+
+
+    def _check_activations(self) -> None:
+        """Fail at the start of training, not at the first export."""
+        if not self.activations:
+            return
+        from projector_tools.activations import ActivationSpec, activation_model
+
+        names = set(self._chosen)
+        for spec in self.activations:
+            if not isinstance(spec, ActivationSpec):
+                raise InputError(
+                    f"activations= takes ActivationSpec items, got {type(spec).__name__}"
+                )
+            _sub, layer = activation_model(self.model, spec.layer)
+            name = spec.name or layer.name
+            if name in names or any(n.startswith(f"{name}@epoch") for n in names):
+                raise InputError(
+                    f"activation tensor name {name!r} is taken (embedding layers: "
+                    f"{sorted(self._chosen)}); give the ActivationSpec another name="
+                )
+            names.add(name)
+        self._sprites = {}
+
+    def _add_activations(self, tensors: dict[str, Any], metas: dict[str, Metadata]) -> dict[str, Sprite]:
+        """Add each ActivationSpec's tensor (and labels); return their sprites."""
+        from projector_tools.activations import activation_tensor, cut_images
+        from projector_tools.sprite import build_sprites
+
+        sprites: dict[str, Sprite] = {}
+        for k, spec in enumerate(self.activations):
+            name, matrix, meta = activation_tensor(self.model, spec)
+            tensors[name] = matrix
+            if meta is not None:
+                metas[name] = meta
+            if spec.images is not None:
+                if k not in self._sprites:  # the same images every export
+                    self._sprites[k] = build_sprites(cut_images(spec.images, matrix.shape[0]),
+                                                     {name: matrix.shape[0]})
+                sprites.update(self._sprites[k])
+        return sprites
 
 
 def _history_order(item: tuple[str, Any]) -> tuple[str, int]:

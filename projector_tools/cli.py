@@ -4,7 +4,8 @@
     projector-tools train --logdir runs/NAME [--dataset demo|imdb_reviews/subwords8k]
     projector-tools doctor LOGDIR [--fix] [--vocab FILE] [--json]
     projector-tools neighbors LOGDIR TOKEN [-k 10]
-    projector-tools plot LOGDIR -o FILE.png
+    projector-tools plot LOGDIR -o FILE.png [--color COLUMN]
+    projector-tools export-activations MODEL INPUTS --layer NAME --logdir DIR
 
 Errors are one line on stderr and a non-zero exit status; ``--debug``
 shows the traceback too. Ctrl-C ends any command with status 130 and the
@@ -30,6 +31,8 @@ EXTERNAL_COMMANDS = [
     ("doctor", "projector_tools.doctor", "explain (and --fix) why a logdir shows nothing"),
     ("neighbors", "projector_tools.neighbors", "cosine nearest neighbours of a token"),
     ("plot", "projector_tools.plot", "a 2-D picture of a run, labelled, as PNG"),
+    ("export-activations", "projector_tools.activations",
+     "export a layer's outputs for given inputs (one point per input)"),
 ]
 
 
@@ -42,18 +45,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
+    from projector_tools.sources import source_kinds_help
+
     p = sub.add_parser(
         "export",
-        help="write a Projector-ready run from a model, checkpoint, .npy or word-vector file",
+        help="write a Projector-ready run from a model, checkpoint, array or word-vector file",
         description=(
-            "SOURCE is a .keras model, a TensorFlow checkpoint (prefix or directory), "
-            "a Keras .weights.h5 file, a .npy array, or a word-vector file, recognised by "
-            "its content and labelled by its tokens: word2vec/fastText text "
-            "(vectors.vec, vectors.txt), GloVe text without header (glove.6B.100d.txt), "
-            "word2vec binary (vectors.bin), each also .gz or .bz2 (cc.en.300.vec.gz)."
+            "Write SOURCE as a Projector-ready run in --logdir. SOURCE is recognised by "
+            "its content where its name does not say; tensors are named by their layer, "
+            "labels come from the source (tokens, a model's own vocabulary) or --vocab."
         ),
+        epilog="sources:\n" + source_kinds_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("source", help="model, checkpoint, .npy or word-vector file")
+    p.add_argument("source", help="a model, checkpoint, array or word-vector file (see below)")
     p.add_argument("--logdir", required=True, help="run directory to write")
     p.add_argument("--vocab", help="SubwordTextEncoder vocab file or one token per line")
     p.add_argument("--layer", action="append", dest="layers", metavar="NAME",

@@ -8,6 +8,7 @@ A run directory written by :func:`export_embeddings` holds::
     embeddings-<step>.index      a checkpoint of only the exported tensors,
     embeddings-<step>.data-*     keyed by readable names ("embedding")
     metadata-<tensor>-<hash>.tsv one per distinct label set, row-aligned
+    sprite-<tensor>-<hash>.png   thumbnails, one per row (only with images=)
 
 Every file is first written under a new name (the checkpoint under a new
 step, metadata under its content hash), then the config and the
@@ -48,7 +49,13 @@ from projector_tools.keras_layers import is_keras_model, layer_weights, select_e
 from projector_tools.matrix import as_matrix
 from projector_tools.metadata import Metadata, as_metadata
 from projector_tools.metadata_stream import tsv_chunks
-from projector_tools.projector_config import CONFIG_FILENAME, config_text, parse_config
+from projector_tools.projector_config import (
+    CONFIG_FILENAME,
+    SpriteRef,
+    config_text,
+    parse_config,
+    sprite_of,
+)
 from projector_tools.run_layout import (
     STATE_FILENAME,
     child_runs,
@@ -57,11 +64,14 @@ from projector_tools.run_layout import (
     export_name,
     is_export_checkpoint_file,
     is_metadata_file,
+    is_sprite_file,
     metadata_filename,
     parse_export_name,
+    sprite_filename,
     state_file_text,
     state_listed,
 )
+from projector_tools.sprite import Sprite, build_sprites
 from projector_tools.run_lock import RunLock, run_lock
 
 __all__ = ["ExportResult", "ExportedTensor", "export_embeddings", "DEFAULT_TENSOR_NAME"]
@@ -85,6 +95,7 @@ class ExportedTensor:
     shape: tuple[int, int]
     metadata_path: str | None
     metadata_rows: int | None
+    sprite_path: str | None = None
 
 
 @dataclass(frozen=True)
@@ -125,6 +136,7 @@ class ExportResult:
                     "shape": list(t.shape),
                     "metadata_path": t.metadata_path,
                     "metadata_rows": t.metadata_rows,
+                    "sprite_path": t.sprite_path,
                 }
                 for t in self.tensors
             ],
@@ -143,6 +155,7 @@ def export_embeddings(
     rows: Sequence[int] | None = None,
     allow_nonfinite: bool = False,
     lock_timeout: float | None = None,
+    images: Any = None,
 ) -> ExportResult:
     """Write ``source`` as a Projector-ready run into the directory ``logdir``.
 
@@ -152,9 +165,12 @@ def export_embeddings(
     or a :class:`~projector_tools.Metadata`; for several, a mapping
     ``{tensor_name: labels}``; a tensor without labels is labelled by its
     row ids. ``max_rows`` keeps the first N rows, ``rows`` an explicit id
-    selection; the original id is kept in an ``id`` column. Another process
-    exporting into the same run is waited for up to ``lock_timeout`` seconds
-    (default 30, see :mod:`projector_tools.run_lock`).
+    selection; the original id is kept in an ``id`` column. ``images`` (one
+    image per row, ``(N, H, W)`` or ``(N, H, W, C)``, uint8 or floats in
+    [0, 1]; a mapping ``{tensor_name: images}`` for several tensors) adds a
+    sprite: the Projector then draws each point as its thumbnail. Another
+    process exporting into the same run is waited for up to ``lock_timeout``
+    seconds (default 30, see :mod:`projector_tools.run_lock`).
 
         >>> from projector_tools import export_embeddings, subword_metadata
         >>> export_embeddings(model, "runs/imdb", metadata=subword_metadata(encoder))
@@ -171,7 +187,23 @@ def export_embeddings(
     matrices, metas = prepare(
         tensors, labels, max_rows=max_rows, rows=rows, allow_nonfinite=allow_nonfinite
     )
-    return write_run(logdir, matrices, metas, step=step, lock_timeout=lock_timeout)
+    sprites = build_sprites(select_images(images, max_rows, rows),
+                            {name: m.shape[0] for name, m in matrices.items()})
+    return write_run(logdir, matrices, metas, step=step, sprites=sprites, lock_timeout=lock_timeout)
+
+
+def select_images(images: Any, max_rows: int | None, rows: Sequence[int] | None) -> Any:
+    """``images`` cut to the rows that ``max_rows``/``rows`` export (as ``prepare`` does)."""
+    if images is None or (max_rows is None and rows is None):
+        return images
+
+    def cut(value: Any) -> Any:
+        arr = np.asarray(value)
+        return arr[: int(max_rows)] if max_rows is not None else arr[np.asarray(list(rows))]
+
+    if isinstance(images, Mapping):
+        return {k: None if v is None else cut(v) for k, v in images.items()}
+    return cut(images)
 
 
 def collect_tensors(source: Any, layers: Sequence[str] | None = None) -> dict[str, Any]:
@@ -354,6 +386,7 @@ def write_run(
     step: int | None = None,
     keep_previous: int = 0,
     lock_timeout: float | None = None,
+    sprites: Mapping[str, Sprite] | None = None,
 ) -> ExportResult:
     """Write validated ``matrices``/``metas`` into run ``logdir``, atomically.
 
@@ -362,13 +395,17 @@ def write_run(
     older exports also stay listed in the state file (a running
     TensorBoard may still be reading them); the rest are removed. Holds the
     run's lock (:func:`~projector_tools.run_lock.run_lock`) throughout,
-    waiting up to ``lock_timeout`` seconds for another writer.
+    waiting up to ``lock_timeout`` seconds for another writer. ``sprites``
+    (from :func:`~projector_tools.sprite.build_sprites`) are written like
+    metadata: content-addressed, before the switch.
 
         >>> write_run("runs/demo", {"embedding": m}, {"embedding": Metadata({"id": range(len(m))})})
     """
     logdir = str(logdir)
     with run_lock(logdir, timeout=lock_timeout) as lock:
-        return _write_run_locked(logdir, matrices, metas, lock, step=step, keep_previous=keep_previous)
+        return _write_run_locked(
+            logdir, matrices, metas, lock, step=step, keep_previous=keep_previous, sprites=sprites
+        )
 
 
 def _write_run_locked(
@@ -379,6 +416,7 @@ def _write_run_locked(
     *,
     step: int | None,
     keep_previous: int,
+    sprites: Mapping[str, Sprite] | None,
 ) -> ExportResult:
     kids = child_runs(logdir)
     if kids:
@@ -437,10 +475,14 @@ def _write_run_locked(
                     f"writing the checkpoint {prefix!r} failed: {fsio.reason(exc)}"
                 ) from exc
             raise
-    keep_meta |= set(meta_names.values())
+    sprite_refs = {
+        name: SpriteRef(_write_sprite(logdir, name, sp), *sp.thumb_size)
+        for name, sp in (sprites or {}).items()
+    }
+    keep_meta |= set(meta_names.values()) | {r.image_path for r in sprite_refs.values()}
 
     # 3. the switch-over
-    entries = [(name, meta_names.get(name)) for name in matrices]
+    entries = [(name, meta_names.get(name), sprite_refs.get(name)) for name in matrices]
     text = config_text(entries)
     kept = _previous_prefixes(logdir, old_rel, keep_previous)
     all_prefixes = kept + [rel_prefix]
@@ -481,11 +523,14 @@ def _write_run_locked(
             shape=(int(m.shape[0]), int(m.shape[1])),
             metadata_path=fsio.join(logdir, meta_names[name]) if name in meta_names else None,
             metadata_rows=meta_rows.get(name),
+            sprite_path=(fsio.join(logdir, sprite_refs[name].image_path)
+                         if name in sprite_refs else None),
         )
         for name, m in matrices.items()
     )
     files = [config_path, state_path] + checkpoint_files(prefix)
     files += sorted({fsio.join(logdir, f) for f in meta_names.values()})
+    files += sorted({fsio.join(logdir, r.image_path) for r in sprite_refs.values()})
     return ExportResult(
         logdir=logdir,
         step=new_step,
@@ -506,7 +551,8 @@ def _old_names(logdir: str, old_rel: str) -> list[str]:
 
 
 def _transitional_config(
-    old_text: str | None, entries: list[tuple[str, str | None]], old_names: set[str]
+    old_text: str | None, entries: list[tuple[str, str | None, SpriteRef | None]],
+    old_names: set[str],
 ) -> str:
     """The config that is consistent with both the old and the new checkpoint.
 
@@ -514,20 +560,25 @@ def _transitional_config(
     same file in the old config (same labels, hence same rows); the others
     are listed without metadata. Tensors only in one export are left out
     (TensorBoard lists checkpoint tensors missing from the config unlabelled).
+    Sprites follow the same rule as metadata (one image per row).
     """
     old_meta: dict[str, str] = {}
+    old_sprite: dict[str, SpriteRef | None] = {}
     if old_text:
         from google.protobuf import text_format
 
         try:
-            old_meta = {e.tensor_name: e.metadata_path for e in parse_config(old_text).embeddings}
+            parsed = parse_config(old_text).embeddings
+            old_meta = {e.tensor_name: e.metadata_path for e in parsed}
+            old_sprite = {e.tensor_name: sprite_of(e) for e in parsed}
         except text_format.ParseError:  # a config edited by hand: keep no labels
-            old_meta = {}
-    kept = [
-        (name, path if path and old_meta.get(name) == path else None)
-        for name, path in entries
-        if name in old_names
-    ]
+            old_meta, old_sprite = {}, {}
+    kept = []
+    for name, path, sprite in entries:
+        if name in old_names:
+            same_meta = path if path and old_meta.get(name) == path else None
+            same_sprite = sprite if sprite is not None and old_sprite.get(name) == sprite else None
+            kept.append((name, same_meta, same_sprite))
     return config_text(kept)
 
 
@@ -608,6 +659,27 @@ def _write_metadata(logdir: str, name: str, meta: Metadata) -> str:
     return fname
 
 
+def _write_sprite(logdir: str, name: str, sprite: Sprite) -> str:
+    """Write ``sprite`` as ``sprite-<tensor>-<hash>.png`` in ``logdir``; return the name.
+
+    Content-addressed like metadata: a temporary file renamed to its hash
+    name (an unchanged sprite keeps its file), before the switch-over.
+    """
+    short = hashlib.sha1(sprite.png).hexdigest()[:12]
+    fname = sprite_filename(name, short)
+    path = fsio.join(logdir, fname)
+    if not fsio.exists(path):
+        tmp = fsio.tmp_name(path)
+        try:
+            with fsio.open_stream(tmp) as out:
+                out.write(sprite.png)
+        except Exception:
+            fsio.remove(tmp)
+            raise
+        fsio.rename(tmp, path)
+    return fname
+
+
 def _previous_prefixes(logdir: str, old_rel: str | None, keep: int) -> list[str]:
     if keep <= 0 or old_rel is None:
         return []
@@ -630,7 +702,8 @@ def _config_metadata_files(logdir: str) -> set[str]:
         return set()
     if config is None:
         return set()
-    return {e.metadata_path for e in config.embeddings if e.metadata_path}
+    files = {e.metadata_path for e in config.embeddings if e.metadata_path}
+    return files | {e.sprite.image_path for e in config.embeddings if e.sprite.image_path}
 
 
 def _remove_checkpoint(prefix: str) -> None:
@@ -672,7 +745,7 @@ def _cleanup(
                 if recent_stems[stem]:
                     continue
             fsio.remove(path)
-        elif is_metadata_file(name):
+        elif is_metadata_file(name) or is_sprite_file(name):
             if name not in keep_files and not recent(path):
                 fsio.remove(path)
         elif fsio.TMP_MARK in name:

@@ -1,12 +1,16 @@
 """A 2-D picture of a run, with labels written on the points, as PNG.
 
     projector-tools plot LOGDIR -o FILE.png [--method pca|tsne] [--labels N] [--token T]...
+                         [--tensor NAME] [--color COLUMN]
 
 For reports and READMEs: the run's tensor (as the Projector would show it)
 is projected to 2-D with PCA (numpy SVD) or a small exact t-SNE (numpy,
 up to :data:`TSNE_MAX_POINTS` points), drawn with matplotlib's Agg backend,
 and the ``N`` most frequent labels (or the tokens you name) are written on
-their points.
+their points. ``--color COLUMN`` colours the points by a metadata column,
+as the Projector's "Color by" does: a numeric column (``positivity``,
+``predicted``, ``count``) on a colour scale with a bar, any other
+(``label``, ``correct``, ``kind``) by category with a legend.
 
     >>> xy, note = project(matrix, "pca")
     >>> xy.shape
@@ -159,9 +163,56 @@ def choose_labelled_rows(labels: Sequence[str], n: int, tokens: Sequence[str] = 
     return [first[lab] for lab in common[:n]]
 
 
+def color_values(values: Sequence[str | None]) -> np.ndarray | None:
+    """The column as floats when every present value is a number, else None."""
+    out = np.full(len(values), np.nan)
+    for i, v in enumerate(values):
+        if v is None:
+            continue
+        try:
+            out[i] = float(v)
+        except ValueError:
+            return None
+    return out if np.isfinite(out).any() else None
+
+
+def _draw_colored(fig, ax, xy: np.ndarray, values: Sequence[str | None], name: str) -> None:
+    numeric = color_values(values)
+    if numeric is not None:
+        ok = np.isfinite(numeric)
+        if (~ok).any():
+            ax.scatter(xy[~ok, 0], xy[~ok, 1], s=8, color="lightgrey", linewidths=0)
+        sc = ax.scatter(xy[ok, 0], xy[ok, 1], c=numeric[ok], cmap="coolwarm_r" if
+                        np.nanmin(numeric) >= 0 and np.nanmax(numeric) <= 1 else "viridis",
+                        s=10, alpha=0.8, linewidths=0)
+        fig.colorbar(sc, ax=ax, shrink=0.7, label=name)
+        return
+    counts = Counter("(missing)" if v is None else v for v in values)
+    cats = sorted(counts, key=lambda c: -counts[c])
+    shown = cats[:20]
+    for k, cat in enumerate(shown):
+        idx = [i for i, v in enumerate(values) if ("(missing)" if v is None else v) == cat]
+        ax.scatter(xy[idx, 0], xy[idx, 1], s=8, alpha=0.7, color=f"C{k % 10}" if len(shown) <= 10
+                   else _tab20(k), label=cat[:30], linewidths=0)
+    if len(cats) > len(shown):
+        rest = [i for i, v in enumerate(values) if ("(missing)" if v is None else v) not in shown]
+        ax.scatter(xy[rest, 0], xy[rest, 1], s=6, color="lightgrey", label="(other)", linewidths=0)
+    ax.legend(loc="best", fontsize=8, markerscale=2, title=name)
+
+
+def _tab20(k: int):
+    from matplotlib import colormaps
+
+    return colormaps["tab20"](k % 20)
+
+
 def render(xy: np.ndarray, labels: Sequence[str], rows: Sequence[int], path: str, *,
-           title: str = "", dpi: int = 100) -> None:
-    """Draw the scatter with ``labels[rows]`` written on their points; save PNG."""
+           title: str = "", dpi: int = 100, color: Sequence[str | None] | None = None,
+           color_name: str = "") -> None:
+    """Draw the scatter with ``labels[rows]`` written on their points; save PNG.
+
+    ``color`` (one value per point, e.g. a metadata column) colours the points.
+    """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -169,7 +220,9 @@ def render(xy: np.ndarray, labels: Sequence[str], rows: Sequence[int], path: str
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
     counts = Counter(labels)
-    if len(counts) < len(labels) and len(counts) <= 10:
+    if color is not None:
+        _draw_colored(fig, ax, xy, color, color_name)
+    elif len(counts) < len(labels) and len(counts) <= 10:
         for k, lab in enumerate(sorted(counts, key=lambda x: -counts[x])):
             idx = [i for i, v in enumerate(labels) if v == lab]
             ax.scatter(xy[idx, 0], xy[idx, 1], s=8, alpha=0.6, color=f"C{k}", label=lab)
@@ -177,7 +230,11 @@ def render(xy: np.ndarray, labels: Sequence[str], rows: Sequence[int], path: str
     else:
         ax.scatter(xy[:, 0], xy[:, 1], s=10, alpha=0.6, color="C0", linewidths=0)
     if rows:
-        ax.scatter(xy[rows, 0], xy[rows, 1], s=18, color="C3", zorder=3)
+        if color is None:
+            ax.scatter(xy[rows, 0], xy[rows, 1], s=18, color="C3", zorder=3)
+        else:  # keep the point's own colour visible
+            ax.scatter(xy[rows, 0], xy[rows, 1], s=24, facecolors="none", edgecolors="black",
+                       linewidths=0.8, zorder=3)
         for r in rows:
             ax.annotate(labels[r], (xy[r, 0], xy[r, 1]), xytext=(3, 3),
                         textcoords="offset points", fontsize=9, zorder=4)
@@ -204,6 +261,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         % (TSNE_MAX_POINTS, TSNE_MAX_POINTS))
     parser.add_argument("--run", help="run name as TensorBoard lists it (default: the first)")
     parser.add_argument("--tensor", help="tensor name (default: the first with labels)")
+    parser.add_argument("--color", metavar="COLUMN",
+                        help="colour points by this metadata column (numbers on a scale, "
+                        "anything else by category), e.g. positivity, label, correct")
 
 
 def run_cli(args: argparse.Namespace) -> int:
@@ -214,6 +274,7 @@ def run_cli(args: argparse.Namespace) -> int:
 
     points = load_points(args.logdir, args.run, args.tensor)
     matrix, labels = points.matrix, points.labels
+    color = color_column(points, args.color) if args.color else None
     if args.max_points is not None:
         if args.max_points < 1:
             raise InputError("--max-points must be at least 1")
@@ -222,6 +283,8 @@ def run_cli(args: argparse.Namespace) -> int:
         print(f"note: t-SNE of the first {TSNE_MAX_POINTS} of {matrix.shape[0]} points "
               "(in a vocabulary, the most frequent ids); --max-points N to choose")
         matrix, labels = matrix[:TSNE_MAX_POINTS], labels[:TSNE_MAX_POINTS]
+    if color is not None:
+        color = color[: matrix.shape[0]]
     if not np.isfinite(matrix).all():
         raise InputError(
             f"tensor {points.tensor!r} holds NaN or Inf values; run `projector-tools doctor`"
@@ -232,6 +295,22 @@ def run_cli(args: argparse.Namespace) -> int:
     out_dir = os.path.dirname(os.path.abspath(args.output))
     if not os.path.isdir(out_dir):
         raise LogdirError(f"cannot write {args.output!r}: directory {out_dir!r} does not exist")
-    render(xy, labels, rows, args.output, title=title)
+    render(xy, labels, rows, args.output, title=title, color=color, color_name=args.color or "")
     print(f"wrote {args.output} ({matrix.shape[0]} points, {len(rows)} labels, {caption})")
     return 0
+
+
+def color_column(points, name: str) -> list[str | None]:
+    """Values of metadata column ``name`` for every point (as the Projector reads them)."""
+    parsed = points.parsed
+    if parsed is None or len(parsed.rows) != points.matrix.shape[0]:
+        raise InputError(
+            f"--color {name}: tensor {points.tensor!r} of run {points.run!r} has no metadata "
+            "with one row per point; run `projector-tools doctor` on the logdir"
+        )
+    if name not in parsed.columns:
+        raise InputError(
+            f"--color {name}: tensor {points.tensor!r} has no metadata column {name!r}; its "
+            f"columns are {list(parsed.columns)}"
+        )
+    return parsed.column(name)

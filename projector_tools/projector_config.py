@@ -15,24 +15,52 @@ checkpoint is found through the run's ``checkpoint`` state file instead.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Union
 
 CONFIG_FILENAME = "projector_config.pbtxt"
 
 
-def build_config(entries: Iterable[tuple[str, str | None]]):
-    """A ``ProjectorConfig`` proto with one embedding per (tensor, metadata path)."""
+@dataclass(frozen=True)
+class SpriteRef:
+    """A tensor's sprite: relative image path and one thumbnail's (width, height)."""
+
+    image_path: str
+    width: int
+    height: int
+
+
+#: ``(tensor name, metadata path)`` or ``(tensor name, metadata path, sprite)``.
+Entry = Union[tuple[str, Union[str, None]], tuple[str, Union[str, None], Union[SpriteRef, None]]]
+
+
+def build_config(entries: Iterable[Entry]):
+    """A ``ProjectorConfig`` proto with one embedding per (tensor, metadata path[, sprite])."""
     from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
 
     config = ProjectorConfig()
-    for tensor_name, metadata_path in entries:
+    for entry in entries:
+        tensor_name, metadata_path = entry[0], entry[1]
+        sprite = entry[2] if len(entry) > 2 else None
         emb = config.embeddings.add()
         emb.tensor_name = tensor_name
         if metadata_path:
             emb.metadata_path = metadata_path
+        if sprite is not None:
+            emb.sprite.image_path = sprite.image_path
+            emb.sprite.single_image_dim.extend([int(sprite.width), int(sprite.height)])
     return config
 
 
-def config_text(entries: Iterable[tuple[str, str | None]]) -> str:
+def sprite_of(embedding) -> SpriteRef | None:
+    """The :class:`SpriteRef` of a parsed config's embedding (None without one)."""
+    if not embedding.HasField("sprite") or not embedding.sprite.image_path:
+        return None
+    dims = list(embedding.sprite.single_image_dim) + [0, 0]
+    return SpriteRef(embedding.sprite.image_path, int(dims[0]), int(dims[1]))
+
+
+def config_text(entries: Iterable[Entry]) -> str:
     """The pbtxt text for ``entries`` (see :func:`build_config`)."""
     from google.protobuf import text_format
 

@@ -6,6 +6,7 @@ What TensorBoard looks for in a run directory, and what an export adds::
     checkpoint                      the state file: (relative) path of the latest checkpoint
     embeddings-<step>[_<k>].*       an export's checkpoint (index + data files)
     metadata-<slug>-<hash>.tsv      labels, named by tensor and content hash
+    sprite-<slug>-<hash>.png        thumbnails, one per row (with images=)
     plugins/org_tensorflow_tensorboard_projector/   the plugin's assets directory
 
 Every module that names, reads or writes one of these (export, inspection,
@@ -31,6 +32,8 @@ EVENT_MARK = "tfevents"
 CKPT_BASENAME = "embeddings"
 METADATA_PREFIX = "metadata-"
 METADATA_SUFFIX = ".tsv"
+SPRITE_PREFIX = "sprite-"
+SPRITE_SUFFIX = ".png"
 # The run keras.callbacks.TensorBoard(log_dir=L) writes training scalars (and
 # its embeddings) into, and the run an export goes into beside child runs.
 KERAS_TRAIN_RUN = "train"
@@ -152,16 +155,16 @@ def is_export_checkpoint_file(name: str) -> bool:
     return name.startswith(f"{CKPT_BASENAME}-")
 
 
-def metadata_slug(tensor: str) -> str:
-    """The file-name part for ``tensor``: history suffixes (``@epoch3``) dropped,
-    anything but ``A-Za-z0-9._-`` replaced."""
+def tensor_slug(tensor: str) -> str:
+    """The file-name part for ``tensor``'s labels and sprite: history suffixes
+    (``@epoch3``) dropped, anything but ``A-Za-z0-9._-`` replaced."""
     base = tensor.split("@")[0]
     return re.sub(r"[^A-Za-z0-9._-]+", "_", base).strip("_")[:60] or "tensor"
 
 
 def metadata_filename(tensor: str, digest: str) -> str:
     """``metadata-<slug>-<digest>.tsv``: the name of ``tensor``'s labels file."""
-    return f"{METADATA_PREFIX}{metadata_slug(tensor)}-{digest}{METADATA_SUFFIX}"
+    return f"{METADATA_PREFIX}{tensor_slug(tensor)}-{digest}{METADATA_SUFFIX}"
 
 
 def is_metadata_file(name: str, digest: str | None = None) -> bool:
@@ -170,10 +173,20 @@ def is_metadata_file(name: str, digest: str | None = None) -> bool:
     return name.startswith(METADATA_PREFIX) and name.endswith(end)
 
 
+def sprite_filename(tensor: str, digest: str) -> str:
+    """``sprite-<slug>-<digest>.png``: the name of ``tensor``'s sprite image."""
+    return f"{SPRITE_PREFIX}{tensor_slug(tensor)}-{digest}{SPRITE_SUFFIX}"
+
+
+def is_sprite_file(name: str) -> bool:
+    """True for a sprite image name an export writes."""
+    return name.startswith(SPRITE_PREFIX) and name.endswith(SPRITE_SUFFIX)
+
+
 def is_export_file(name: str) -> bool:
     """True for a file an export writes and a later one replaces: its
-    checkpoint files and metadata files."""
-    return is_export_checkpoint_file(name) or is_metadata_file(name)
+    checkpoint, metadata and sprite files."""
+    return is_export_checkpoint_file(name) or is_metadata_file(name) or is_sprite_file(name)
 
 
 def current_export(run_dir: str) -> tuple[str | None, int]:
@@ -209,5 +222,5 @@ HISTORY_NAME_RE = re.compile(r"^(?P<base>.+)@epoch(?P<epoch>\d+)$")
 
 def history_name(base: str, epoch: int) -> str:
     """``<base>@epoch<N>``: the tensor of layer ``base`` at ``epoch``; its
-    labels file is named after ``base`` (see :func:`metadata_slug`)."""
+    labels file is named after ``base`` (see :func:`tensor_slug`)."""
     return f"{base}@epoch{epoch}"

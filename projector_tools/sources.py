@@ -49,30 +49,67 @@ class LoadedSource:
     model: Any = None
 
 
+@dataclass(frozen=True)
+class SourceKind:
+    """One kind of file ``projector-tools export`` reads, with a one-line example."""
+
+    what: str
+    example: str
+
+
+#: Every source kind, in the order ``load_source`` tries them. The CLI's
+#: ``export --help`` and the "cannot tell what ... is" error list these.
+SOURCE_KINDS: tuple[SourceKind, ...] = (
+    SourceKind("a Hugging Face model (model.safetensors or its index, with tokenizer.json or vocab.txt)",
+               "projector-tools export bert-base-uncased/ --logdir runs/bert"),
+    SourceKind("a Keras .keras archive (its own TextVectorization/StringLookup labels it)",
+               "projector-tools export model.keras --logdir runs/keras"),
+    SourceKind("a legacy Keras HDF5 model or weights file (model.save('m.h5'), Keras 2 save_weights)",
+               "projector-tools export model.h5 --logdir runs/h5 --vocab words.txt"),
+    SourceKind("a Keras 3 .weights.h5 file",
+               "projector-tools export model.weights.h5 --logdir runs/w --vocab words.txt"),
+    SourceKind("a .npy array",
+               "projector-tools export vectors.npy --logdir runs/npy --vocab words.txt"),
+    SourceKind("a SavedModel directory (model.export(), tf.saved_model.save)",
+               "projector-tools export saved_model/ --logdir runs/sm --vocab words.txt"),
+    SourceKind("a TensorFlow checkpoint (prefix or directory; tf.train.Checkpoint, Keras)",
+               "projector-tools export ckpts/ckpt-3 --logdir runs/ckpt --vocab words.txt"),
+    SourceKind("word vectors: " + word_vectors.describe_kinds(),
+               "projector-tools export cc.en.300.vec.gz --logdir runs/ft --max-rows 200000"),
+)
+
+
+def describe_source_kinds() -> str:
+    """One line naming every kind of source (for error messages)."""
+    return "; ".join(k.what for k in SOURCE_KINDS)
+
+
+def source_kinds_help() -> str:
+    """The kinds with their example lines (for ``export --help``)."""
+    return "\n".join(f"  {k.what}:\n    {k.example}" for k in SOURCE_KINDS)
+
+
 def load_source(path: str, layers: Sequence[str] | None = None, vocab_size: int | None = None,
                 max_rows: int | None = None) -> LoadedSource:
-    """Detect what ``path`` is and load it (see the module docstring).
+    """Detect what ``path`` is, by content where the name does not say, and load it.
 
-    ``max_rows`` lets a loader that streams (word vectors) stop early.
+    The kinds are tried in the order of :data:`SOURCE_KINDS`. ``max_rows``
+    lets a loader that streams (word vectors) stop early.
     """
-    if not fsio.exists(path) and not fsio.exists(path + ".index"):
-        raise SourceError(
-            f"{path!r} does not exist; pass a .keras model, a TensorFlow checkpoint "
-            f"(prefix or directory), a .npy file or word vectors ({word_vectors.describe_kinds()})"
-        )
-    lower = path.lower()
+    from projector_tools import keras_legacy_h5
     from projector_tools.huggingface import is_huggingface_source, load_huggingface
 
-    if is_huggingface_source(path):  # model.safetensors (or its index) + tokenizer
+    if not fsio.exists(path) and not fsio.exists(path + ".index"):
+        raise SourceError(f"{path!r} does not exist; a source is {describe_source_kinds()}")
+    lower = path.lower()
+    if is_huggingface_source(path):
         return load_huggingface(path, layers, vocab_size)
     if lower.endswith(".keras"):
         return _load_keras(path, layers)
-    from projector_tools import keras_legacy_h5
-
-    if keras_legacy_h5.is_legacy_h5(path):  # by content: Keras 2 / legacy model.save("m.h5")
+    if keras_legacy_h5.is_legacy_h5(path):
         tensors, notes = keras_legacy_h5.read_legacy_h5(path, layers)
         return LoadedSource(kind="keras-h5", tensors=tensors, notes=notes)
-    if lower.endswith(".weights.h5") or lower.endswith(".h5"):
+    if lower.endswith(".h5"):
         return _load_weights_h5(path, layers)
     if lower.endswith(".npy"):
         return _only_layers(_load_npy(path), layers)
@@ -81,9 +118,8 @@ def load_source(path: str, layers: Sequence[str] | None = None, vocab_size: int 
     if word_vectors.sniff(path):
         return _only_layers(_load_word_vectors(path, max_rows), layers)
     raise SourceError(
-        f"cannot tell what {path!r} is{word_vectors.not_word_vectors_hint(path)}; supported: "
-        "a .keras model, a TensorFlow checkpoint (prefix or directory), a .npy array, "
-        f"a Keras .weights.h5 file, or word vectors: {word_vectors.describe_kinds()}"
+        f"cannot tell what {path!r} is{word_vectors.not_word_vectors_hint(path)}; "
+        f"a source is {describe_source_kinds()}"
     )
 
 

@@ -62,9 +62,11 @@ DEFAULTS: dict[str, Any] = {
     "batch_size": 64,
     "target_vocab_size": 2**13,
     "seed": 0,
+    "review_points": 2000,
 }
 RUN_FILE = "run.json"
 STEPS_PER_EXECUTION = 8
+POOL_LAYER = "pool"
 ENCODER_PREFIX = "encoder"
 CHECKPOINT_DIR = "checkpoints"
 # Options that define the model and its vocabulary: a resumed run must keep them.
@@ -87,6 +89,7 @@ class TrainResult:
     history: dict[str, list[float]] = field(default_factory=dict)
     model: Any = None
     encoder: Any = None
+    review_points: int = 0  # rows of the Projector tensor 'reviews' (0: none)
 
     @property
     def val_accuracy(self) -> float | None:
@@ -179,6 +182,9 @@ def _merge_options(logdir: str, given: dict[str, Any], resume: bool) -> tuple[di
         if int(opts[key]) < 1:
             raise InputError(f"{key.replace('_', '-')} must be >= 1, got {opts[key]}")
         opts[key] = int(opts[key])
+    if int(opts["review_points"]) < 0:
+        raise InputError(f"review-points must be >= 0, got {opts['review_points']}")
+    opts["review_points"] = int(opts["review_points"])
     return opts, saved is not None
 
 
@@ -276,7 +282,7 @@ def build_model(vocab_size: int, embedding_dim: int = 16, *, mask_zero: bool = T
         [
             keras.Input(shape=(None,), dtype="int32"),
             keras.layers.Embedding(vocab_size, embedding_dim, mask_zero=mask_zero, name="embedding"),
-            keras.layers.GlobalAveragePooling1D(),
+            keras.layers.GlobalAveragePooling1D(name=POOL_LAYER),
             keras.layers.Dense(16, activation="relu"),
             keras.layers.Dense(1),
         ],
@@ -326,6 +332,7 @@ def train(
     seed: int | None = None,
     callbacks: list | None = None,
     max_to_keep: int = 3,
+    review_points: int | None = None,
 ) -> TrainResult:
     """Train the seed's model on a review dataset and export its embedding.
 
@@ -340,6 +347,14 @@ def train(
     epoch with its saved options and vocabulary; ``epochs`` is the total
     number of epochs, so ``train(L, epochs=15, resume=True)`` after a
     10-epoch run trains 5 more.
+
+    The Projector run holds two tensors: ``embedding`` (one row per id;
+    columns ``label``, ``id``, ``kind``, ``word_end``, plus ``count`` and
+    ``positivity`` from the train split, see
+    :mod:`projector_tools.token_stats`) and ``reviews``: the pooled vectors
+    of up to ``review_points`` validation reviews (default 2,000; 0 for none)
+    with ``text``, ``label``, ``predicted``, ``correct`` (see
+    :mod:`projector_tools.review_points`), refreshed at every export.
 
         >>> result = train("runs/demo", epochs=5, verbose=0)
         >>> result.initial_epoch, len(result.history["val_accuracy"])
@@ -358,6 +373,7 @@ def train(
         "text_column": text_column, "label_column": label_column,
         "embedding_dim": embedding_dim, "epochs": epochs, "batch_size": batch_size,
         "target_vocab_size": target_vocab_size, "seed": seed,
+        "review_points": review_points,
     }
     resume = bool(resume)
     if not resume:
@@ -445,6 +461,13 @@ def train(
 
         from projector_tools.callback import ProjectorCallback
         from projector_tools.metadata import subword_metadata
+        from projector_tools.review_points import review_spec
+        from projector_tools.token_stats import with_token_statistics
+
+        t0 = time.monotonic()
+        token_meta = with_token_statistics(subword_metadata(encoder), train_ids, data.train_labels)
+        _say(f"token statistics (count, positivity) from {len(train_ids)} train reviews "
+             f"in {time.monotonic() - t0:.1f} s")
 
         keras.utils.set_random_seed(int(opts["seed"]))
         train_ds = make_dataset(train_ids, data.train_labels, batch_size=opts["batch_size"], shuffle=True, seed=opts["seed"])
@@ -476,8 +499,11 @@ def train(
         if initial_epoch >= n_epochs:
             _say(f"{initial_epoch} epochs already done (--epochs {n_epochs}); pass a larger --epochs to train more")
 
+        reviews = review_spec(test_ids, data.test_texts, data.test_labels, layer=POOL_LAYER,
+                              n=opts["review_points"], seed=opts["seed"])
         tensorboard_cb = keras.callbacks.TensorBoard(log_dir=logdir)
-        projector_cb = ProjectorCallback(logdir, metadata=subword_metadata(encoder))
+        projector_cb = ProjectorCallback(logdir, metadata=token_meta,
+                                         activations=[reviews] if reviews is not None else [])
         cbs = [tensorboard_cb, _epoch_checkpoint_callback(manager, epoch_var, progress), projector_cb]
         cbs += list(callbacks or [])
 
@@ -499,11 +525,18 @@ def train(
 
         if projector_cb.run_dir is None or projector_cb.last_result is None:
             # No epoch ran in this call (already complete): export the restored weights.
+            from projector_tools.activations import activation_tensor
             from projector_tools.callback import projector_run_dir
             from projector_tools.export import export_embeddings
+            from projector_tools.keras_layers import layer_weights
 
             run_dir = projector_run_dir(logdir)
-            export_embeddings(model, run_dir, metadata=subword_metadata(encoder), layers=["embedding"])
+            tensors = {"embedding": layer_weights(model.get_layer("embedding"))}
+            metas = {"embedding": token_meta}
+            if reviews is not None:
+                name, matrix, meta = activation_tensor(model, reviews)
+                tensors[name], metas[name] = matrix, meta
+            export_embeddings(tensors, run_dir, metadata=metas)
         else:
             run_dir = projector_cb.run_dir
         return TrainResult(
@@ -518,6 +551,7 @@ def train(
             history=hist,
             model=model,
             encoder=encoder,
+            review_points=min(opts["review_points"], len(test_ids)),
         )
 
 
@@ -541,6 +575,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, help=f"total epochs (default {DEFAULTS['epochs']})")
     parser.add_argument("--batch-size", type=int, help=f"batch size (default {DEFAULTS['batch_size']})")
     parser.add_argument("--seed", type=int, help="random seed (default 0)")
+    parser.add_argument("--review-points", type=int, metavar="N",
+                        help=f"validation reviews shown as points in the tensor 'reviews' (default "
+                        f"{DEFAULTS['review_points']}, balanced by label; 0: none)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --logdir from its last saved epoch")
     parser.add_argument("--quiet", action="store_true", help="no per-epoch progress bar")
 
@@ -557,6 +594,7 @@ def run_cli(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         batch_size=args.batch_size,
         seed=args.seed,
+        review_points=args.review_points,
         resume=args.resume,
         verbose=0 if args.quiet else 1,
     )
@@ -570,6 +608,10 @@ def run_cli(args: argparse.Namespace) -> int:
         print(f"validation accuracy: {acc:.4f}")
     print(f"vocabulary: {result.vocab_size} ids, SubwordTextEncoder {result.encoder_path}")
     print(f"checkpoint: {result.checkpoint}")
-    print(f"projector run: {result.projector_run} ({result.vocab_size} x {result.embedding_dim}, labelled)")
+    print(f"projector run: {result.projector_run} ({result.vocab_size} x {result.embedding_dim}, labelled, "
+          "with count and positivity)")
+    if result.review_points:
+        print(f"projector tensor 'reviews': {result.review_points} validation reviews "
+              "(text, label, predicted, correct)")
     print(f"view: {result.tensorboard_command()}")
     return 0

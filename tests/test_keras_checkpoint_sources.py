@@ -46,7 +46,7 @@ def keras3_model() -> keras.Model:
         keras.layers.Embedding(ROWS, DIMS, name="word_emb"),
         keras.layers.GlobalAveragePooling1D(),
         keras.layers.Dense(3, name="dense"),
-    ])
+    ], name="sequential")  # named: Keras numbers unnamed models per process (sequential_2, ...)
     model.compile("adam", "mse")
     model.fit(X, Y, epochs=1, verbose=0)
     return model
