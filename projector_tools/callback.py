@@ -90,6 +90,10 @@ class ProjectorCallback(keras.callbacks.Callback):
       layers: names of the ``Embedding`` layers to export (default: all).
       every_n_epochs: export after every N-th epoch (and at the end).
       keep_history: keep every exported epoch as ``<layer>@epoch<N>``.
+      layouts: full-data layouts to add (``"umap"``, ``"tsne"``, ``"pca"``; see
+        :mod:`projector_tools.layout`), computed at the end of training, or
+        after every export with ``layouts_every_epoch=True`` (they cost time).
+      layout_max_rows: fit layouts on a sample of this many rows above it.
 
     Under a ``tf.distribute`` strategy only the chief writes.
 
@@ -104,6 +108,9 @@ class ProjectorCallback(keras.callbacks.Callback):
         layers: Sequence[str] | None = None,
         every_n_epochs: int = 1,
         keep_history: bool = False,
+        layouts: Sequence[str] = (),
+        layouts_every_epoch: bool = False,
+        layout_max_rows: int | None = None,
     ):
         super().__init__()
         if int(every_n_epochs) < 1:
@@ -113,6 +120,11 @@ class ProjectorCallback(keras.callbacks.Callback):
         self.layers = [layers] if isinstance(layers, str) else layers
         self.every_n_epochs = int(every_n_epochs)
         self.keep_history = bool(keep_history)
+        from projector_tools.layout import DEFAULT_MAX_ROWS, check_methods
+
+        self.layouts = check_methods(layouts)
+        self.layouts_every_epoch = bool(layouts_every_epoch)
+        self.layout_max_rows = DEFAULT_MAX_ROWS if layout_max_rows is None else layout_max_rows
         self.run_dir: str | None = None
         self.last_result: ExportResult | None = None
         self._chosen: dict[str, Any] = {}
@@ -158,7 +170,8 @@ class ProjectorCallback(keras.callbacks.Callback):
             return
         if self.run_dir is None:
             self.run_dir = projector_run_dir(self.logdir)
-        if final and self._exported_epoch == epoch:
+        with_layouts = bool(self.layouts) and (final or self.layouts_every_epoch)
+        if final and self._exported_epoch == epoch and not with_layouts:
             prune_exports(self.run_dir)  # this epoch is on disk already
             return
         current = {name: layer_weights(layer) for name, layer in self._chosen.items()}
@@ -180,6 +193,12 @@ class ProjectorCallback(keras.callbacks.Callback):
         else:
             tensors = current
         matrices, metas = prepare(tensors, metas)
+        if with_layouts:
+            from projector_tools.layout import add_layouts
+
+            names = [f"{n}@epoch{epoch}" if self.keep_history else n for n in current]
+            matrices, metas = add_layouts(matrices, metas, self.layouts, names=names,
+                                          max_rows=self.layout_max_rows)
         self.last_result = write_run(
             self.run_dir, matrices, metas, step=epoch, keep_previous=0 if final else 1
         )

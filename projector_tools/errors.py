@@ -30,3 +30,7 @@ class SourceError(InputError):
 
 class DatasetUnavailableError(ProjectorToolsError):
     """A dataset needs a download that cannot happen here (offline, ...)."""
+
+
+class MissingDependencyError(ProjectorToolsError, ImportError):
+    """An optional extra (e.g. ``projector_tools[layout]``) is not installed."""

@@ -120,6 +120,8 @@ def export_embeddings(
     max_rows: int | None = None,
     rows: Sequence[int] | None = None,
     allow_nonfinite: bool = False,
+    layouts: Sequence[str] = (),
+    layout_max_rows: int | None = None,
 ) -> ExportResult:
     """Write ``source`` as a Projector-ready run into the directory ``logdir``.
 
@@ -130,6 +132,12 @@ def export_embeddings(
     ``{tensor_name: labels}``; a tensor without labels is labelled by its
     row ids. ``max_rows`` keeps the first N rows, ``rows`` an explicit id
     selection; the original id is kept in an ``id`` column.
+
+    ``layouts`` (``"umap"``, ``"tsne"``, ``"pca"``) adds, per tensor, a
+    3-column layout of every row computed here (:mod:`projector_tools.layout`)
+    as the tensor ``<tensor>/<method>``, labelled like the tensor plus a
+    ``cluster`` column; above ``layout_max_rows`` rows (default
+    :data:`~projector_tools.layout.DEFAULT_MAX_ROWS`) it is fitted on a sample.
 
         >>> from projector_tools import export_embeddings, subword_metadata
         >>> export_embeddings(model, "runs/imdb", metadata=subword_metadata(encoder))
@@ -144,6 +152,13 @@ def export_embeddings(
     matrices, metas = prepare(
         tensors, labels, max_rows=max_rows, rows=rows, allow_nonfinite=allow_nonfinite
     )
+    if layouts:
+        from projector_tools.layout import DEFAULT_MAX_ROWS, add_layouts
+
+        matrices, metas = add_layouts(
+            matrices, metas, layouts,
+            max_rows=DEFAULT_MAX_ROWS if layout_max_rows is None else layout_max_rows,
+        )
     return write_run(logdir, matrices, metas, step=step)
 
 
