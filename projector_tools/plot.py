@@ -160,8 +160,12 @@ def choose_labelled_rows(labels: Sequence[str], n: int, tokens: Sequence[str] = 
 
 
 def render(xy: np.ndarray, labels: Sequence[str], rows: Sequence[int], path: str, *,
-           title: str = "", dpi: int = 100) -> None:
-    """Draw the scatter with ``labels[rows]`` written on their points; save PNG."""
+           title: str = "", dpi: int = 100, colors: Sequence[str] | None = None) -> None:
+    """Draw the scatter with ``labels[rows]`` written on their points; save PNG.
+
+    ``colors`` (a metadata column, e.g. ``cluster``) colours the points by
+    value: up to 20 values get a colour each and a legend, ``-1`` (noise)
+    is grey; otherwise labels with up to 10 values colour the points."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -169,7 +173,9 @@ def render(xy: np.ndarray, labels: Sequence[str], rows: Sequence[int], path: str
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
     counts = Counter(labels)
-    if len(counts) < len(labels) and len(counts) <= 10:
+    if colors is not None:
+        _scatter_by(ax, xy, colors)
+    elif len(counts) < len(labels) and len(counts) <= 10:
         for k, lab in enumerate(sorted(counts, key=lambda x: -counts[x])):
             idx = [i for i, v in enumerate(labels) if v == lab]
             ax.scatter(xy[idx, 0], xy[idx, 1], s=8, alpha=0.6, color=f"C{k}", label=lab)
@@ -191,6 +197,24 @@ def render(xy: np.ndarray, labels: Sequence[str], rows: Sequence[int], path: str
         fig.savefig(path)
 
 
+def _scatter_by(ax, xy: np.ndarray, values: Sequence[str]) -> None:
+    from matplotlib import colormaps
+
+    counts = Counter(values)
+    ranked = sorted(counts, key=lambda v: (v == "-1", -counts[v], v))
+    shown = ranked[:20]
+    for k, value in enumerate(shown):
+        idx = [i for i, v in enumerate(values) if v == value]
+        color = "0.75" if value == "-1" else colormaps["tab20"](k % 20)
+        ax.scatter(xy[idx, 0], xy[idx, 1], s=6, alpha=0.7, color=color, linewidths=0,
+                   label="noise (-1)" if value == "-1" else value)
+    rest = [i for i, v in enumerate(values) if v not in set(shown)]
+    if rest:
+        ax.scatter(xy[rest, 0], xy[rest, 1], s=6, alpha=0.5, color="0.5", linewidths=0,
+                   label=f"{len(ranked) - len(shown)} more")
+    ax.legend(loc="best", fontsize=7, markerscale=2, ncol=2)
+
+
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("logdir", help="logdir or run directory")
     parser.add_argument("-o", "--output", required=True, help="PNG file to write")
@@ -204,6 +228,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         % (TSNE_MAX_POINTS, TSNE_MAX_POINTS))
     parser.add_argument("--run", help="run name as TensorBoard lists it (default: the first)")
     parser.add_argument("--tensor", help="tensor name (default: the first with labels)")
+    parser.add_argument("--color", metavar="COLUMN",
+                        help="colour points by this metadata column, e.g. cluster")
 
 
 def run_cli(args: argparse.Namespace) -> int:
@@ -226,12 +252,20 @@ def run_cli(args: argparse.Namespace) -> int:
         raise InputError(
             f"tensor {points.tensor!r} holds NaN or Inf values; run `projector-tools doctor`"
         )
+    colors = None
+    if getattr(args, "color", None):
+        parsed = points.parsed
+        if parsed is None or args.color not in parsed.columns:
+            have = list(parsed.columns) if parsed is not None else []
+            raise InputError(f"tensor {points.tensor!r} has no metadata column {args.color!r}; "
+                             f"columns are {have} (layouts add 'cluster': projector-tools layout RUN)")
+        colors = [v if v is not None else "" for v in parsed.column(args.color)][: matrix.shape[0]]
     rows = choose_labelled_rows(labels, args.labels, args.token)
     xy, caption = project(matrix, args.method)
     title = f"run {points.run} / {points.tensor}: {matrix.shape[0]} points x {matrix.shape[1]} dims, {caption}"
     out_dir = os.path.dirname(os.path.abspath(args.output))
     if not os.path.isdir(out_dir):
         raise LogdirError(f"cannot write {args.output!r}: directory {out_dir!r} does not exist")
-    render(xy, labels, rows, args.output, title=title)
+    render(xy, labels, rows, args.output, title=title, colors=colors)
     print(f"wrote {args.output} ({matrix.shape[0]} points, {len(rows)} labels, {caption})")
     return 0
