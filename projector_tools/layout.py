@@ -41,6 +41,7 @@ __all__ = [
     "cluster_labels",
     "compute_layout",
     "layout_name",
+    "neighbor_agreement",
 ]
 
 METHODS = ("umap", "tsne", "pca")
@@ -273,6 +274,26 @@ def cluster_labels(
     order = ids[np.lexsort((ids, -counts))]
     remap = {int(old): new for new, old in enumerate(order)}
     return [remap.get(int(v), NOISE) for v in labels]
+
+
+def neighbor_agreement(points: np.ndarray, classes: Sequence[Any], k: int = 10) -> float:
+    """Share of each row's ``k`` nearest neighbours in ``points`` that carry its class.
+
+    The quality figure of a layout on data with known classes (1.0: every
+    neighbour shares the class; about 1/C for C classes placed at random).
+
+        >>> neighbor_agreement(np.array([[0.0], [0.1], [5.0], [5.1]]), ["a", "a", "b", "b"], k=1)
+        1.0
+    """
+    neighbors = require("sklearn.neighbors")
+    pts = np.asarray(points, dtype=np.float32)
+    labels = np.asarray(classes)
+    index = neighbors.NearestNeighbors(n_neighbors=k + 1).fit(pts)
+    nb = index.kneighbors(pts, return_distance=False)
+    # drop each row itself (not always first when points coincide)
+    order = np.argsort(nb == np.arange(len(nb))[:, None], axis=1, kind="stable")
+    nb = np.take_along_axis(nb, order, axis=1)[:, :k]
+    return float((labels[nb] == labels[:, None]).mean())
 
 
 def add_layouts(
