@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(PY) bench/export.py --rows 1000000 --dims 300 --methods ours,npsave,tutorial --repeat 5 --out bench/results/export_1m.json
 	$(PY) bench/load.py
 	$(PY) bench/train.py
+	$(PY) bench/layout.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
