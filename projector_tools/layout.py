@@ -25,6 +25,7 @@ space (:func:`sample_note` says so). PCA needs no sample.
 from __future__ import annotations
 
 import importlib
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -156,7 +157,11 @@ def _fit_umap(x: np.ndarray, seed: int) -> np.ndarray:
         init="pca",
         random_state=seed,
     )
-    return np.asarray(model.fit_transform(x), dtype=np.float32)
+    with warnings.catch_warnings():
+        # "n_jobs value 1 overridden to 1 by setting random_state": the price of
+        # a reproducible layout, said once in the docs rather than on every run
+        warnings.filterwarnings("ignore", message=".*random_state.*", category=UserWarning)
+        return np.asarray(model.fit_transform(x), dtype=np.float32)
 
 
 def _fit_tsne(x: np.ndarray, seed: int) -> np.ndarray:

@@ -91,15 +91,21 @@ def test_projector_shows_every_point_of_the_layout(umap_run, browser):
     expect(frame.get_by_text(re.compile(rf"^\s*Points:\s*{ROWS}\s*$")).first).to_be_visible(
         timeout=TIMEOUT_MS)
     # pick the layout tensor in the data panel's tensor drop-down
-    frame.locator("vz-projector-data-panel paper-dropdown-menu").nth(1).click()
-    frame.locator("vz-projector-data-panel paper-item").filter(
-        has_text=re.compile(r"^\s*embedding/umap\s*$")).first.click()
+    panel = frame.locator("vz-projector-data-panel")
+    panel.locator("paper-dropdown-menu:not(#labelby):not(#colorby)").last.click()
+    panel.locator('paper-item[value="embedding/umap"]').click()
     expect(frame.get_by_text(re.compile(r"^\s*Dimension:\s*3\s*$")).first).to_be_visible(
         timeout=TIMEOUT_MS)
     text = frame.evaluate(DEEP_TEXT_JS)
     assert re.search(rf"Points: \| {ROWS} \| Dimension: \| 3 \|", text), text[:2000]
     assert "[input embedding/umap]" in text, text[:2000]
     assert "do not match" not in text, text[:3000]
+    # colour by the clusters, as categories
+    panel.locator("#colorby").click()
+    panel.locator(f'paper-item[value="{CLUSTER_COLUMN}"]').click()
+    force = panel.locator("#force-categorical-checkbox")
+    if force.is_visible():
+        force.click()
     save_screenshot(page.screenshot(), "projector-layout.png")
 
 
