@@ -166,3 +166,25 @@ def test_bad_layout_requests_are_one_line_errors(tmp_path, capsys):
         compute_layout(np.array([[np.nan, 1.0]] * 5), "pca")
     with pytest.raises(MissingDependencyError, match=r"pip install 'projector_tools\[layout\]'"):
         require("umap_not_installed_here")
+
+
+def test_callback_adds_layouts_at_the_end_of_training(tmp_path, tensorboard):
+    import keras
+
+    from projector_tools import ProjectorCallback
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,), dtype="int32"),
+                              keras.layers.Embedding(50, 8, name="words"),
+                              keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(1)])
+    model.compile("adam", "mse")
+    x = np.random.default_rng(0).integers(0, 50, (64, 4))
+    labels = [f"w{i}" for i in range(50)]
+    cb = ProjectorCallback(str(tmp_path / "run"), metadata=labels, layouts=("pca",))
+    model.fit(x, np.zeros(64), epochs=2, batch_size=16, verbose=0, callbacks=[cb])
+    weights = model.get_layer("words").get_weights()[0]
+    tb = tensorboard(tmp_path)
+    assert_run_serves(tb, "run", {"words": weights, "words/pca": pca(weights)},
+                      {"words": labels, "words/pca": labels})
+    parsed = parse_projector_tsv(tb.metadata("run", "words/pca"))
+    assert parsed.header == ("label", CLUSTER_COLUMN)
