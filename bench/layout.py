@@ -127,6 +127,7 @@ def main() -> int:
     if not args.no_quality:
         cases.append(("quality", 30_000, 64))
     cases += [("scale", int(n), args.dims) for n in args.sizes.split(",") if n]
+    args.planned = [f"{kind} {rows}x{dims}" for kind, rows, dims in cases]
     results = []
     for kind, rows, dims in cases:
         before = loadavg()
@@ -136,7 +137,14 @@ def main() -> int:
                "loadavg_before": before, "loadavg_after": loadavg()}
         results.append(res)
         print(json.dumps(res), flush=True)
+        write_report(args, results, "python bench/layout.py " + " ".join(sys.argv[1:]))
 
+    return 0
+
+
+def write_report(args: argparse.Namespace, results: list[dict], command: str) -> None:
+    """``args.out`` from the cases so far (written after every case, so a long
+    run that is stopped keeps what it measured)."""
     hundred = [r for r in results if r["kind"] == "scale" and r["rows"] == 100_000 and "wall_s" in r]
     quality = [r for r in results if r["kind"] == "quality" and "agreement_layout" in r]
     met = {
@@ -145,32 +153,32 @@ def main() -> int:
             quality[0]["agreement_layout"] >= TARGET_AGREEMENT
             and quality[0]["agreement_layout"] > quality[0]["agreement_pca3"]) if quality else None,
     }
-    import numba
-    import sklearn
-    import umap
+    from importlib.metadata import version
 
     report = {
         "benchmark": "full-data layouts: time, peak memory, neighbour class agreement",
-        "command": "python bench/layout.py " + " ".join(sys.argv[1:]),
+        "command": command,
         "method": args.method,
         "layout_max_rows": args.layout_max_rows,
         "targets": {"100k_wall_s_under": TARGET_100K_S, "agreement_at_least": TARGET_AGREEMENT},
         "targets_met": met,
-        "machine": {**machine(), "umap_learn": umap.__version__, "numba": numba.__version__,
-                    "scikit_learn": sklearn.__version__},
+        "machine": {**machine(), **{p: version(p) for p in
+                                    ("umap-learn", "openTSNE", "scikit-learn", "numba")}},
         "load_note": (
             "measured while other processes (other developers' test suites, TensorBoard and "
             "Chromium instances) shared the 2 cores; loadavg_before/after give the load. "
             "wall_s includes numba's compilation of umap-learn in each fresh process; "
-            "cpu_s is this process's own CPU time, less sensitive to the load"),
+            "cpu_s is this process's own CPU time (all its threads), less sensitive to the load; "
+            "peak_extra_mib includes importing umap-learn, which imports TensorFlow for its "
+            "parametric UMAP"),
         "results": results,
+        "cases_planned": getattr(args, "planned", None),
     }
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out, "w") as f:
         json.dump(report, f, indent=2)
         f.write("\n")
-    print(f"wrote {args.out}")
-    return 0
+    print(f"wrote {args.out}", flush=True)
 
 
 if __name__ == "__main__":
