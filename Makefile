@@ -31,7 +31,9 @@ bench: $(STAMP)
 	$(PY) bench/export.py
 	$(PY) bench/export.py --rows 1000000 --dims 300 --methods ours,npsave,tutorial --repeat 5 --out bench/results/export_1m.json
 	$(PY) bench/load.py
+	$(PY) bench/parse.py
 	$(PY) bench/train.py
+	$(PY) bench/vocab.py
 	$(PY) bench/layout.py
 
 clean:

@@ -22,7 +22,7 @@ epochs 2..N (epoch 1 includes tracing) and the first epoch separately.
     python bench/train.py --data-csv imdb.csv --epochs 5
     python bench/train.py --long-reviews 25000           # IMDB's size and review length
 
-Targets (issue 7): ours >= 3x faster per epoch, validation accuracy no lower
+Targets: ours >= 3x faster per epoch, validation accuracy no lower
 than the seed's minus 1 point. Writes ``bench/results/train.json``.
 """
 

@@ -8,7 +8,8 @@ Every point loads, with the right label, every time::
 
 The public API is small: :func:`export_embeddings`, :class:`Metadata`,
 :func:`subword_metadata`, :func:`vocabulary_metadata`, the label escape
-functions, :class:`ProjectorCallback` and :func:`train`.
+functions, :class:`ProjectorCallback`, :func:`train` and
+:func:`build_subword_encoder`.
 """
 
 from __future__ import annotations
@@ -23,15 +24,24 @@ from projector_tools.errors import (
     ShapeMismatchError,
     SourceError,
 )
-from projector_tools.export import ExportedTensor, ExportResult, export_embeddings
-from projector_tools.metadata import (
-    Metadata,
-    escape_label,
-    parse_projector_tsv,
-    subword_metadata,
-    unescape_label,
-    vocabulary_metadata,
-)
+
+# The rest of the API is imported on first use (PEP 562 ``__getattr__``):
+# ``import projector_tools`` stays cheap, so that the CLI installs its Ctrl-C
+# handling before any heavy import (numpy, TensorFlow) starts.
+_LAZY = {
+    "ExportedTensor": "projector_tools.export",
+    "ExportResult": "projector_tools.export",
+    "export_embeddings": "projector_tools.export",
+    "Metadata": "projector_tools.metadata",
+    "escape_label": "projector_tools.metadata",
+    "parse_projector_tsv": "projector_tools.metadata",
+    "subword_metadata": "projector_tools.metadata",
+    "unescape_label": "projector_tools.metadata",
+    "vocabulary_metadata": "projector_tools.metadata",
+    "ProjectorCallback": "projector_tools.callback",  # imports Keras/TensorFlow
+    "train": "projector_tools.trainer",  # imports Keras/TensorFlow
+    "build_subword_encoder": "projector_tools.subword_builder",  # imports tfds
+}
 
 __version__ = "0.1.0"
 
@@ -46,6 +56,7 @@ __all__ = [
     "ProjectorToolsError",
     "ShapeMismatchError",
     "SourceError",
+    "build_subword_encoder",
     "escape_label",
     "export_embeddings",
     "parse_projector_tsv",
@@ -57,13 +68,15 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # The callback and trainer import Keras/TensorFlow; load them on first use.
-    if name == "ProjectorCallback":
-        from projector_tools.callback import ProjectorCallback
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'projector_tools' has no attribute {name!r}")
+    import importlib
 
-        return ProjectorCallback
-    if name == "train":
-        from projector_tools.trainer import train
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
-        return train
-    raise AttributeError(f"module 'projector_tools' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -14,7 +14,7 @@ machinery instead::
         keras.layers.Dense(16, activation="relu"),
         keras.layers.Dense(1),
     ])
-    model.compile("adam", keras.losses.BinaryCrossentropy(from_logits=True), ["accuracy"])
+    model.compile("adam", keras.losses.BinaryCrossentropy(from_logits=True), metrics=["accuracy"])
     model.fit(train_batches, epochs=10, validation_data=test_batches,
               callbacks=[ProjectorCallback("runs/imdb", metadata=subword_metadata(encoder))])
     # then: tensorboard --logdir runs
@@ -52,6 +52,7 @@ from projector_tools.errors import InputError, ShapeMismatchError
 from projector_tools.export import (
     ExportResult,
     child_runs,
+    model_vocabulary_labels,
     normalize_metadata,
     prepare,
     prune_exports,
@@ -60,6 +61,7 @@ from projector_tools.export import (
 )
 from projector_tools.keras_layers import layer_weights, select_embedding_layers
 from projector_tools.metadata import Metadata
+from projector_tools.run_lock import run_lock
 
 __all__ = ["ProjectorCallback"]
 
@@ -136,6 +138,8 @@ class ProjectorCallback(keras.callbacks.Callback):
     def on_train_begin(self, logs: dict | None = None) -> None:
         self._chosen = select_embedding_layers(self.model, self.layers)
         self._metas = normalize_metadata(self.metadata, list(self._chosen))
+        unlabelled = [n for n in self._chosen if n not in self._metas]
+        self._metas = {**model_vocabulary_labels(self.model, unlabelled), **self._metas}
         for name, meta in self._metas.items():
             rows = getattr(self._chosen[name], "input_dim", None)
             if rows is not None and rows != len(meta):
@@ -170,6 +174,10 @@ class ProjectorCallback(keras.callbacks.Callback):
             return
         if self.run_dir is None:
             self.run_dir = projector_run_dir(self.logdir)
+        with run_lock(self.run_dir):  # one writer per run; held across read + write
+            self._export_locked(epoch, final=final)
+
+    def _export_locked(self, epoch: int, *, final: bool) -> None:
         with_layouts = bool(self.layouts) and (final or self.layouts_every_epoch)
         if final and self._exported_epoch == epoch and not with_layouts:
             prune_exports(self.run_dir)  # this epoch is on disk already

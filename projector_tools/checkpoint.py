@@ -30,6 +30,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from projector_tools import fsio
 from projector_tools.errors import SourceError
 
 # A tensor larger than this is saved in row slices of about this size.
@@ -76,7 +77,7 @@ def write_checkpoint(prefix: str, tensors: Mapping[str, np.ndarray]) -> list[str
     finally:
         for part in parts:  # merged parts are gone already; this clears a failed try
             for f in checkpoint_files(part):
-                _remove(f)
+                fsio.remove(f)
     return checkpoint_files(prefix)
 
 
@@ -91,15 +92,6 @@ def _save(prefix: str, items: list[tuple[str, str, np.ndarray]]) -> None:
     )
 
 
-def _remove(path: str) -> None:
-    import tensorflow as tf
-
-    try:
-        tf.io.gfile.remove(path)
-    except Exception:  # noqa: BLE001 - already gone
-        pass
-
-
 def checkpoint_files(prefix: str) -> list[str]:
     """The ``.index`` and ``.data-*`` files that make up checkpoint ``prefix``."""
     import tensorflow as tf
@@ -112,12 +104,13 @@ def _reader(prefix: str):
 
     try:
         return py_checkpoint_reader.NewCheckpointReader(prefix)
-    except Exception as exc:  # noqa: BLE001 - DataLossError, NotFoundError, ...
+    # DataLossError, NotFoundError...; ValueError for a filesystem it cannot list
+    except (fsio.errors().OpError, ValueError) as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise SourceError(
             f"cannot read TensorFlow checkpoint {prefix!r} ({first}); pass the "
             "checkpoint prefix (the path without .index / .data-*) of an intact checkpoint"
-        ) from None
+        ) from exc
 
 
 def checkpoint_shapes(prefix: str) -> dict[str, list[int]]:
@@ -135,11 +128,12 @@ def read_tensor(prefix: str, name: str) -> np.ndarray:
         )
     try:
         return reader.get_tensor(name)
-    except Exception as exc:  # noqa: BLE001 - truncated data file
+    # a truncated data file: DataLossError, or IndexError ("Read less bytes than requested")
+    except (fsio.errors().OpError, ValueError, IndexError) as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise SourceError(
             f"checkpoint {prefix!r} is damaged: reading {name!r} failed ({first})"
-        ) from None
+        ) from exc
 
 
 def latest_checkpoint(directory: str) -> str | None:
@@ -148,7 +142,7 @@ def latest_checkpoint(directory: str) -> str | None:
 
     try:
         return tf.train.latest_checkpoint(directory)
-    except Exception:  # noqa: BLE001
+    except (tf.errors.OpError, ValueError):  # ValueError: a state file naming no path
         return None
 
 

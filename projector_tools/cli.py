@@ -8,7 +8,10 @@
     projector-tools layout RUN [--method umap|tsne|pca] [--tensor NAME]
 
 Errors are one line on stderr and a non-zero exit status; ``--debug``
-shows the traceback too.
+shows the traceback too. Ctrl-C ends any command with status 130 and the
+one line ``projector-tools: interrupted`` (see
+:mod:`projector_tools.interrupts`). TensorFlow's start-up lines are kept
+off stderr unless ``--debug`` (see :mod:`projector_tools.quiet_tf`).
 """
 
 from __future__ import annotations
@@ -32,10 +35,6 @@ EXTERNAL_COMMANDS = [
 ]
 
 
-def _quiet_tensorflow() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="projector-tools",
@@ -47,13 +46,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "export",
-        help="write a Projector-ready run from a model, checkpoint, .npy or word2vec file",
+        help="write a Projector-ready run from a model, checkpoint, .npy or word-vector file",
         description=(
             "SOURCE is a .keras model, a TensorFlow checkpoint (prefix or directory), "
-            "a Keras .weights.h5 file, a .npy array or a word2vec text file."
+            "a Keras .weights.h5 file, a .npy array, or a word-vector file, recognised by "
+            "its content and labelled by its tokens: word2vec/fastText text "
+            "(vectors.vec, vectors.txt), GloVe text without header (glove.6B.100d.txt), "
+            "word2vec binary (vectors.bin), each also .gz or .bz2 (cc.en.300.vec.gz)."
         ),
     )
-    p.add_argument("source", help="model, checkpoint, .npy or word2vec file")
+    p.add_argument("source", help="model, checkpoint, .npy or word-vector file")
     p.add_argument("--logdir", required=True, help="run directory to write")
     p.add_argument("--vocab", help="SubwordTextEncoder vocab file or one token per line")
     p.add_argument("--layer", action="append", dest="layers", metavar="NAME",
@@ -89,7 +91,8 @@ def run_export(args: argparse.Namespace) -> int:
     from projector_tools.sources import load_source, load_vocab, note
 
     vocab = load_vocab(args.vocab) if args.vocab else None
-    src = load_source(args.source, args.layers, vocab_size=len(vocab) if vocab is not None else None)
+    src = load_source(args.source, args.layers, vocab_size=len(vocab) if vocab is not None else None,
+                      max_rows=args.max_rows)
     for line in src.notes:
         note(line)
     tensors = collect_tensors(src.tensors)
@@ -130,24 +133,57 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    _quiet_tensorflow()
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Run one command; ``argv=None`` means this process is the command.
+
+    Then a Ctrl-C ends the process with ``os._exit(130)`` (see
+    :mod:`projector_tools.interrupts`); called with a list (tests, a
+    notebook) it returns 130 instead.
+    """
+    from projector_tools.interrupts import InterruptGuard
+    from projector_tools.quiet_tf import configure_environment, import_tensorflow
+
+    owns_process = argv is None
+    guard = InterruptGuard(owns_process=owns_process).install()
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        configure_environment(debug=args.debug)
+        rc = _run(args, guard, import_tensorflow)
+    except BaseException as exc:  # before the command ran (parsing, imports)
+        if not (guard.interrupted or isinstance(exc, KeyboardInterrupt)):
+            raise  # argparse's SystemExit (--help, usage errors) among others
+        rc = guard.finish()
+    finally:
+        guard.command_done()
+        if not owns_process:
+            guard.uninstall()
+    # The CLI process keeps the guard until it exits: a Ctrl-C during the
+    # interpreter's shutdown still ends with 130 and the one line.
+    return rc
+
+
+def _run(args: argparse.Namespace, guard, import_tensorflow) -> int:
     from projector_tools.errors import ProjectorToolsError
 
     try:
-        return int(args.func(args) or 0)
-    except ProjectorToolsError as exc:
+        import_tensorflow(quiet=not args.debug)  # the one import, its start-up lines filtered
+        rc = int(args.func(args) or 0)
+        if guard.interrupted:  # the interruption was swallowed on the way
+            return guard.finish()
+        return rc
+    except BaseException as exc:
+        # After a Ctrl-C, whatever surfaces is the interruption: a
+        # KeyboardInterrupt raised inside a C extension can come out as a
+        # SystemError, or wrapped by code that catches Exception.
+        if guard.interrupted or isinstance(exc, KeyboardInterrupt):
+            return guard.finish()
+        if isinstance(exc, (SystemExit, GeneratorExit)) or not isinstance(exc, Exception):
+            raise
         if args.debug:
             raise
-        print(f"projector-tools: error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("projector-tools: interrupted", file=sys.stderr)
-        return 130
-    except Exception as exc:  # noqa: BLE001 - one line, not a TensorFlow traceback
-        if args.debug:
-            raise
+        if isinstance(exc, ProjectorToolsError):
+            print(f"projector-tools: error: {exc}", file=sys.stderr)
+            return 1
         first = (str(exc).strip().splitlines() or [""])[0]
         print(
             f"projector-tools: error: unexpected {type(exc).__name__}: {first} "

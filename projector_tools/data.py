@@ -44,7 +44,7 @@ import time
 import unicodedata
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from projector_tools.errors import DatasetUnavailableError, InputError, SourceError
@@ -582,40 +582,21 @@ def build_encoder(
 ):
     """A ``SubwordTextEncoder`` built from ``texts``, reporting progress.
 
-    Building takes minutes on the 25,000 IMDB training reviews: the corpus
-    is counted once, then a binary search over the minimum subword count
-    runs several rounds; each round is reported with the time so far.
+    The subwords are those of tfds' ``build_from_corpus``, built by
+    :func:`projector_tools.build_subword_encoder`: the corpus is counted
+    once, then a binary search over the minimum subword count runs several
+    rounds; each round is reported with the time so far.
     """
     if int(target_vocab_size) < 258:
         raise InputError(
             f"target_vocab_size must be at least 258 (padding + 256 bytes + 1 subword), got {target_vocab_size}"
         )
+    from projector_tools.subword_builder import build_subword_encoder
+
     base = _subword_encoder_class()
     start = time.monotonic()
-    total = len(texts)
-    every = max(1, total // 5)
-
-    def corpus() -> Iterator[str]:
-        for i, t in enumerate(texts, 1):
-            yield t
-            if i % every == 0 or i == total:
-                progress(f"  vocabulary: counted tokens of {i}/{total} reviews ({time.monotonic() - start:.1f} s)")
-
-    rounds = [0]
-
-    class _Reporting(base):  # type: ignore[misc, valid-type]
-        @classmethod
-        def _build_from_token_counts(cls, *args, **kwargs):
-            rounds[0] += 1
-            enc = super()._build_from_token_counts(*args, **kwargs)
-            progress(
-                f"  vocabulary: search round {rounds[0]}, min count {kwargs.get('min_token_count')}: "
-                f"{enc.vocab_size} ids (target {target_vocab_size}, {time.monotonic() - start:.1f} s)"
-            )
-            return enc
-
-    progress(f"building a SubwordTextEncoder vocabulary (target {target_vocab_size}) from {total} reviews ...")
-    built = _Reporting.build_from_corpus(corpus(), target_vocab_size=target_vocab_size)
+    # tfds' build_from_corpus, with the same subwords, several times faster.
+    built = build_subword_encoder(texts, target_vocab_size, progress=progress)
     # A subword with a line break cannot be saved (one subword per line);
     # drop such subwords: those characters are then byte-encoded.
     encoder = base(vocab_list=[s for s in built.subwords if "\n" not in s])

@@ -200,6 +200,22 @@ def _check_pair(report: Report, view: Any, shadowed: bool) -> None:
     from projector_tools.inspect_run import is_absolute, state_file_paths
 
     run = view.name
+    for what, path in view.outside:
+        real = os.path.realpath(path) if not fsio.is_remote(path) else path
+        report.add(
+            ERROR, "outside_logdir",
+            f"run {run!r}: {what} {path!r} leads outside the logdir {view.logdir}"
+            + (f" (to {real})" if real != path else "")
+            + "; a logdir is data, not instructions: doctor does not read it, --fix copies "
+            "nothing from there, and TensorBoard would follow it only on this machine",
+            fix=(f"if you trust {real}, name it: `projector-tools doctor --fix --vocab {real}` "
+                 "(labels), or copy it into the run and point the config at it with a relative "
+                 "path" if what.startswith("metadata_path") else
+                 "copy what it names into the run yourself if you trust it, or re-export the run"),
+            run=run, path=path, details={"what": what},
+        )
+    if view.config_path and not view.stays_inside(view.config_path):
+        return  # the config itself is a link out of the logdir: nothing was read
     if view.config_error:
         report.add(
             ERROR, "config_unreadable",
@@ -243,14 +259,18 @@ def _check_pair(report: Report, view: Any, shadowed: bool) -> None:
             )
     else:
         for d in {view.dir, os.path.dirname(view.checkpoint or "") or view.dir}:
-            for p in state_file_paths(d):
+            if not view.stays_inside(d):
+                continue
+            for p in state_file_paths(d, view.logdir):
                 if is_absolute(p):
-                    broken = not fsio.gfile().glob(p + "*")
+                    beyond = not view.stays_inside(p)  # not followed, not even looked at
+                    broken = beyond or not fsio.gfile().glob(p + "*")
                     report.add(
                         ERROR if broken else WARNING, "absolute_path",
                         f"run {run!r}: the 'checkpoint' state file in {d} names {p!r}, an "
                         "absolute path"
-                        + (" that does not exist here (was the logdir copied?)" if broken
+                        + (" outside the logdir, not followed (was the logdir copied?)" if beyond
+                           else " that does not exist here (was the logdir copied?)" if broken
                            else " that breaks as soon as the logdir is copied elsewhere"),
                         fix="`projector-tools doctor --fix` rewrites it relative to the run",
                         run=run, path=fsio.join(d, "checkpoint"),
@@ -320,7 +340,7 @@ def find_keras_h5(view: Any) -> str | None:
     best: tuple[int, str] | None = None
     others: list[str] = []
     for d in (view.dir, fsio.join(view.dir, "train"), view.config_dir):
-        for name in fsio.listdir(d):
+        for name in fsio.listdir(d, missing_ok=True):
             m = _KERAS_H5_RE.match(name)
             if m:
                 cand = (int(m.group(1)), fsio.join(d, name))
@@ -367,7 +387,9 @@ def _check_tensors(report: Report, view: Any) -> None:
             )
         rows = ev.rows
         meta_rows = None
-        if ev.metadata_path:
+        if ev.metadata_path and not view.stays_inside(resolve_asset(view, ev.metadata_path)):
+            pass  # reported as outside_logdir, not read
+        elif ev.metadata_path:
             mp = ev.metadata_path
             resolved = resolve_asset(view, mp)
             outside = asset_outside_config_dir(view, mp)
@@ -419,7 +441,9 @@ def _check_tensors(report: Report, view: Any) -> None:
                     f"run {run!r}, tensor {ev.name!r}: no metadata, the Projector labels "
                     "points by their index", run=run, tensor=ev.name,
                 )
-        if ev.shape is not None and (ev.in_checkpoint or ev.tensor_path):
+        if ev.tensor_path and not view.stays_inside(resolve_asset(view, ev.tensor_path)):
+            loads = False  # reported as outside_logdir, not read
+        elif ev.shape is not None and (ev.in_checkpoint or ev.tensor_path):
             try:
                 matrix = read_matrix(view, ev)
             except Exception as exc:  # noqa: BLE001
@@ -614,7 +638,7 @@ def _write_metadata_file(config_dir: str, tensor: str, content: Any) -> str:
     return name
 
 
-def keras_model_embeddings(run_dir: str) -> list[tuple[str, int, int]]:
+def keras_model_embeddings(run_dir: str, logdir: str | None = None) -> list[tuple[str, int, int]]:
     """``[(layer name, input_dim, output_dim)]`` of the Embedding layers of the
     Keras model graph that ``keras.callbacks.TensorBoard`` writes into the run's
     event files (empty when there is none)."""
@@ -622,7 +646,7 @@ def keras_model_embeddings(run_dir: str) -> list[tuple[str, int, int]]:
     from tensorflow.core.util import event_pb2
 
     from projector_tools import fsio
-    from projector_tools.inspect_run import is_event_file
+    from projector_tools.inspect_run import inside_logdir, is_event_file
 
     def walk(cfg: Any, out: list) -> None:
         if isinstance(cfg, dict):
@@ -640,6 +664,8 @@ def keras_model_embeddings(run_dir: str) -> list[tuple[str, int, int]]:
     for name in sorted(fsio.listdir(run_dir)):
         if not is_event_file(name):
             continue
+        if logdir is not None and not inside_logdir(fsio.join(run_dir, name), logdir):
+            continue  # a link out of the logdir: not read
         try:
             for raw in tf.data.TFRecordDataset(fsio.join(run_dir, name)):
                 event = event_pb2.Event.FromString(raw.numpy())
@@ -656,11 +682,6 @@ def keras_model_embeddings(run_dir: str) -> list[tuple[str, int, int]]:
     return []
 
 
-def _natural(name: str) -> tuple:
-    m = re.match(r"^(.*?)(?:_(\d+))?$", name)
-    return (m.group(1), int(m.group(2) or 0)) if m else (name, 0)
-
-
 def convert_keras_h5(view: Any, h5: str, vocab: Any, actions: list[str], notes: list[str]) -> None:
     """Turn the Keras 3 callback's ``.weights.h5`` embeddings into a Projector run
     in the directory of the h5 file (``L/train``), with the model's layer names."""
@@ -668,17 +689,21 @@ def convert_keras_h5(view: Any, h5: str, vocab: Any, actions: list[str], notes: 
     from projector_tools.errors import LogdirError, ProjectorToolsError
     from projector_tools.export import prepare, write_run
     from projector_tools.inspect_run import resolve_asset
-    from projector_tools.sources import _load_weights_h5
+    from projector_tools.keras_archive import weights_h5_embeddings
 
     try:
-        src = _load_weights_h5(h5, None)
+        stored = weights_h5_embeddings(h5)
     except ProjectorToolsError as exc:
         notes.append(f"cannot convert {h5}: {exc}")
         return
-    owners = sorted(src.tensors, key=_natural)
-    arrays = [np.asarray(src.tensors[o], dtype=np.float32) for o in owners]
+    if not stored:
+        notes.append(f"cannot convert {h5}: it holds no embedding layer weights")
+        return
+    recorded = [e.layer_name for e in stored]  # in model order
+    owners = [n if n and recorded.count(n) == 1 else e.owner for n, e in zip(recorded, stored)]
+    arrays = [np.asarray(e.matrix, dtype=np.float32) for e in stored]
     target = os.path.dirname(h5) if not fsio.is_remote(h5) else h5.rsplit("/", 1)[0]
-    layers = keras_model_embeddings(target)
+    layers = keras_model_embeddings(target, view.logdir)
     names = list(owners)
     if len(layers) == len(owners) and all(
         (d_in, d_out) == a.shape for (_, d_in, d_out), a in zip(layers, arrays)
@@ -704,9 +729,13 @@ def convert_keras_h5(view: Any, h5: str, vocab: Any, actions: list[str], notes: 
     for name, arr, mp in zip(names, arrays, meta_paths):
         matrices[name] = arr
         raw = None
+        if mp and not view.stays_inside(resolve_asset(view, mp)):
+            notes.append(f"metadata {mp!r} of {name!r} leads outside the logdir; not read")
+            mp = None
         if mp:
             path = resolve_asset(view, mp)
-            if not fsio.exists(path) and not os.path.isabs(mp) and os.path.isfile(mp):
+            if (not fsio.exists(path) and not os.path.isabs(mp) and os.path.isfile(mp)
+                    and view.stays_inside(os.path.abspath(mp))):
                 # Keras wrote the path as the user gave it, relative to their
                 # working directory; TensorBoard would look beside the config.
                 notes.append(f"metadata {mp!r} is not beside the config; used ./{mp}")
@@ -774,12 +803,18 @@ def convert_keras_h5(view: Any, h5: str, vocab: Any, actions: list[str], notes: 
         )
 
 
-def _rewrite_state_file(directory: str, actions: list[str], notes: list[str]) -> None:
+def _rewrite_state_file(directory: str, logdir: str, actions: list[str], notes: list[str]) -> None:
     from projector_tools import fsio
     from projector_tools.checkpoint import state_file_text
-    from projector_tools.inspect_run import is_absolute, relpath, state_file_paths
+    from projector_tools.inspect_run import (
+        checkpoint_inside,
+        inside_logdir,
+        is_absolute,
+        relpath,
+        state_file_paths,
+    )
 
-    paths = state_file_paths(directory)
+    paths = state_file_paths(directory, logdir)
     if not paths or not any(is_absolute(p) for p in paths):
         return
     new = []
@@ -788,10 +823,18 @@ def _rewrite_state_file(directory: str, actions: list[str], notes: list[str]) ->
             new.append(p)
             continue
         rel = relpath(p, directory)
-        if fsio.gfile().glob(p + ".index") and not rel.startswith(".."):
+        here = fsio.join(directory, os.path.basename(p))
+        if (inside_logdir(p, logdir) and checkpoint_inside(p, logdir)
+                and fsio.gfile().glob(p + ".index") and not rel.startswith("..")):
             new.append(rel)
-        elif fsio.gfile().glob(fsio.join(directory, os.path.basename(p)) + ".index"):
+        elif checkpoint_inside(here, logdir) and fsio.gfile().glob(here + ".index"):
             new.append(os.path.basename(p))  # the logdir was copied: same file, here
+        elif not inside_logdir(p, logdir):
+            notes.append(
+                f"the 'checkpoint' state file in {directory} names {p}, outside the logdir; "
+                "not followed, not rewritten (copy that checkpoint into the run or re-export)"
+            )
+            return
         else:
             notes.append(
                 f"the 'checkpoint' state file in {directory} names {p}, which is neither in "
@@ -814,6 +857,7 @@ def _fix_config(view: Any, vocab: Any, actions: list[str], notes: list[str]) -> 
     from projector_tools.inspect_run import (
         _canonical,
         asset_outside_config_dir,
+        checkpoint_inside,
         is_absolute,
         read_metadata,
         relpath,
@@ -828,7 +872,9 @@ def _fix_config(view: Any, vocab: Any, actions: list[str], notes: list[str]) -> 
     if config.model_checkpoint_path:
         ckpt = config.model_checkpoint_path
         cands = [ckpt] if is_absolute(ckpt) else [os.path.abspath(ckpt), resolve_asset(view, ckpt)]
-        found = next((c for c in cands if fsio.gfile().glob(c + ".index")), None)
+        # Only a checkpoint inside the logdir is followed (a run is data).
+        found = next((c for c in cands if checkpoint_inside(c, view.logdir)
+                      and fsio.gfile().glob(c + ".index")), None)
         rel = relpath(found, view.dir) if found else None
         if rel is None or rel.startswith(".."):
             notes.append(
@@ -876,7 +922,17 @@ def _fix_config(view: Any, vocab: Any, actions: list[str], notes: list[str]) -> 
         ev = next((e for e in view.embeddings if e.name == name), None)
         rows = rows_of.get(_canonical(name))
         path = resolve_asset(view, mp)
-        raw = fsio.read_bytes(path) if fsio.exists(path) else None
+        if not view.stays_inside(path) and vocab is None:
+            notes.append(
+                f"run {view.name!r}, tensor {name!r}: metadata_path {mp!r} leads outside the "
+                "logdir; nothing was read or copied from there (pass --vocab FILE to write "
+                "labels from a file you name)"
+            )
+            continue
+        if not view.stays_inside(path):
+            raw = None  # labels come from --vocab, the file the user named
+        else:
+            raw = fsio.read_bytes(path) if fsio.exists(path) else None
         outside = asset_outside_config_dir(view, mp)
         parsed = read_metadata(view, ev) if (ev is not None and not outside and raw is not None) else None
         header_tab = parsed is not None and parsed.header is not None and all(
@@ -942,16 +998,22 @@ def fix(logdir: str, vocab_path: str | None = None) -> tuple[list[str], list[str
     done_dirs: set[str] = set()
     for view in _used_views(inspect_pairs(logdir)):
         for d in (view.dir, os.path.dirname(view.checkpoint or "") or view.dir):
-            if d not in done_dirs and fsio.exists(fsio.join(d, "checkpoint")):
+            if (d not in done_dirs and view.stays_inside(fsio.join(d, "checkpoint"))
+                    and fsio.exists(fsio.join(d, "checkpoint"))):
                 done_dirs.add(d)
-                _rewrite_state_file(d, actions, notes)
+                _rewrite_state_file(d, logdir, actions, notes)
     views = _used_views(inspect_pairs(logdir))
     for view in views:
-        if view.config_error:
+        if view.config_error or (view.config_path and not view.stays_inside(view.config_path)):
+            continue
+        if view.outside and not view.checkpoint and not view.config:
             continue
         if view.config_path and not view.checkpoint:
             h5 = find_keras_h5(view)
             if not h5:
+                continue
+            if not view.stays_inside(h5):
+                notes.append(f"{h5} leads outside the logdir; not converted")
                 continue
             h5_dir = os.path.dirname(h5)
             present = [v for v in views if v.listed and v.checkpoint_source == "run"

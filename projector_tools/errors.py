@@ -32,5 +32,9 @@ class DatasetUnavailableError(ProjectorToolsError):
     """A dataset needs a download that cannot happen here (offline, ...)."""
 
 
+class OutsideLogdirError(InputError):
+    """A path read from a run (config, state file, metadata) leads outside its logdir."""
+
+
 class MissingDependencyError(ProjectorToolsError, ImportError):
     """An optional extra (e.g. ``projector_tools[layout]``) is not installed."""

@@ -18,13 +18,23 @@ transitional config without those labels (see :func:`write_run`): a reader
 sees the previous export or the new one, at worst for a moment unlabelled,
 never labels paired with another export's matrix. Nothing is written
 before every input has been validated.
+
+One writer at a time: every write holds the run's lock
+(:mod:`projector_tools.run_lock`). Pruning removes only this run's finished
+exports that neither the new nor the previous config and state file name
+(a reader that has just read the previous config can still open its
+files until the next export) and that were written more than
+:data:`RETAIN_RECENT_S` ago, plus temporary files and unfinished
+checkpoints, which under the lock are either this writer's or stale.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+import time
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,12 +48,13 @@ from projector_tools.checkpoint import (
     state_file_text,
     write_checkpoint,
 )
-from projector_tools.errors import InputError, LogdirError, ShapeMismatchError
+from projector_tools.errors import InputError, LogdirError, ShapeMismatchError, SourceError
 from projector_tools.keras_layers import is_keras_model, layer_weights, select_embedding_layers
 from projector_tools.matrix import as_matrix
 from projector_tools.metadata import Metadata, as_metadata
 from projector_tools.metadata_stream import tsv_chunks
 from projector_tools.projector_config import CONFIG_FILENAME, config_text, parse_config
+from projector_tools.run_lock import RunLock, run_lock
 
 __all__ = ["ExportResult", "ExportedTensor", "export_embeddings", "DEFAULT_TENSOR_NAME"]
 
@@ -53,6 +64,14 @@ STATE_FILENAME = "checkpoint"
 # "./" appears only in the transitional state file of a switch (see write_run).
 _CKPT_RE = re.compile(r"^(?:\./)?(embeddings-(\d+)(?:_(\d+))?)$")
 _EVENT_MARK = "tfevents"
+# Pause between the transitional config and the state file's switch: a reader
+# that read the old config just before must have read the state file (the
+# old checkpoint) by then, so the old labels never meet the new checkpoint.
+SWITCH_GRACE_S = 0.05
+# Besides the previous export, replaced files written less than this long ago
+# stay: a reader stalled between reading the config (or state file) and
+# opening what it names may be overtaken by several quick exports.
+RETAIN_RECENT_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -120,6 +139,7 @@ def export_embeddings(
     max_rows: int | None = None,
     rows: Sequence[int] | None = None,
     allow_nonfinite: bool = False,
+    lock_timeout: float | None = None,
     layouts: Sequence[str] = (),
     layout_max_rows: int | None = None,
 ) -> ExportResult:
@@ -131,7 +151,9 @@ def export_embeddings(
     or a :class:`~projector_tools.Metadata`; for several, a mapping
     ``{tensor_name: labels}``; a tensor without labels is labelled by its
     row ids. ``max_rows`` keeps the first N rows, ``rows`` an explicit id
-    selection; the original id is kept in an ``id`` column.
+    selection; the original id is kept in an ``id`` column. Another process
+    exporting into the same run is waited for up to ``lock_timeout`` seconds
+    (default 30, see :mod:`projector_tools.run_lock`).
 
     ``layouts`` (``"umap"``, ``"tsne"``, ``"pca"``) adds, per tensor, a
     3-column layout of every row computed here (:mod:`projector_tools.layout`)
@@ -149,6 +171,8 @@ def export_embeddings(
     """
     tensors = collect_tensors(source, layers)
     labels = normalize_metadata(metadata, list(tensors))
+    if is_keras_model(source):  # a lookup layer's vocabulary; explicit labels win
+        labels = {**model_vocabulary_labels(source, [n for n in tensors if n not in labels]), **labels}
     matrices, metas = prepare(
         tensors, labels, max_rows=max_rows, rows=rows, allow_nonfinite=allow_nonfinite
     )
@@ -159,7 +183,7 @@ def export_embeddings(
             matrices, metas, layouts,
             max_rows=DEFAULT_MAX_ROWS if layout_max_rows is None else layout_max_rows,
         )
-    return write_run(logdir, matrices, metas, step=step)
+    return write_run(logdir, matrices, metas, step=step, lock_timeout=lock_timeout)
 
 
 def collect_tensors(source: Any, layers: Sequence[str] | None = None) -> dict[str, Any]:
@@ -185,6 +209,18 @@ def collect_tensors(source: Any, layers: Sequence[str] | None = None) -> dict[st
             "source is None; pass a Keras model, a {name: array} mapping or a 2-D array"
         )
     return {DEFAULT_TENSOR_NAME: source}
+
+
+def model_vocabulary_labels(model: Any, names: Sequence[str]) -> dict[str, Metadata]:
+    """Labels for ``names`` from the lookup layers of ``model`` that feed them
+    (see :mod:`projector_tools.lookup_labels`); prints its notes."""
+    from projector_tools.lookup_labels import model_lookup_metadata
+    from projector_tools.sources import note
+
+    metas, notes = model_lookup_metadata(model, names)
+    for line in notes:
+        note(line)
+    return metas
 
 
 def check_tensor_name(name: Any) -> None:
@@ -315,9 +351,9 @@ def current_export(run_dir: str) -> tuple[str | None, int]:
         return None, 0
     try:
         text = fsio.read_text(state_path)
-        match = re.search(r'model_checkpoint_path:\s*"([^"]*)"', text)
-    except Exception:  # noqa: BLE001
-        match = None
+    except UnicodeDecodeError:
+        text = ""  # not ours: refused below as an unreadable state file
+    match = re.search(r'model_checkpoint_path:\s*"([^"]*)"', text)
     rel = match.group(1) if match else None
     m = _CKPT_RE.match(rel or "")
     if m is None:
@@ -330,19 +366,22 @@ def current_export(run_dir: str) -> tuple[str | None, int]:
     return m.group(1), int(m.group(2))
 
 
-def prune_exports(run_dir: str) -> None:
-    """Remove every export in ``run_dir`` but the current one (and temp files).
+def prune_exports(run_dir: str, *, lock_timeout: float | None = None) -> None:
+    """Remove every export in ``run_dir`` but the current one (and stale temp files).
 
     Writers that keep an older export for a running TensorBoard
     (``write_run(..., keep_previous=1)``) call this when they are done.
     """
-    rel, _ = current_export(run_dir)
-    if rel is None:
-        return
-    state_path = fsio.join(run_dir, STATE_FILENAME)
-    if fsio.read_text(state_path).count("all_model_checkpoint_paths:") > 1:
-        fsio.atomic_write(state_path, state_file_text(rel, [rel]))
-    _cleanup(run_dir, keep_prefixes={rel}, keep_files=_config_metadata_files(run_dir))
+    with run_lock(run_dir, timeout=lock_timeout) as lock:
+        rel, _ = current_export(run_dir)
+        if rel is None:
+            return
+        state_path = fsio.join(run_dir, STATE_FILENAME)
+        if fsio.read_text(state_path).count("all_model_checkpoint_paths:") > 1:
+            text = state_file_text(rel, [rel])
+            fsio.atomic_write(state_path, _never_shorter(text, _size(state_path)))
+        if lock.still_held():
+            _cleanup(run_dir, keep_prefixes={rel}, keep_files=_config_metadata_files(run_dir))
 
 
 def read_current_tensors(run_dir: str) -> dict[str, np.ndarray]:
@@ -382,14 +421,33 @@ def write_run(
     *,
     step: int | None = None,
     keep_previous: int = 0,
+    lock_timeout: float | None = None,
 ) -> ExportResult:
     """Write validated ``matrices``/``metas`` into run ``logdir``, atomically.
 
-    ``keep_previous`` older exports stay on disk (a running TensorBoard may
-    still be reading them); the rest are removed.
+    The files of the export this one replaces stay on disk until the next
+    export (a reader may have just read the old config); ``keep_previous``
+    older exports also stay listed in the state file (a running
+    TensorBoard may still be reading them); the rest are removed. Holds the
+    run's lock (:func:`~projector_tools.run_lock.run_lock`) throughout,
+    waiting up to ``lock_timeout`` seconds for another writer.
+
+        >>> write_run("runs/demo", {"embedding": m}, {"embedding": Metadata({"id": range(len(m))})})
     """
     logdir = str(logdir)
-    fsio.ensure_dir(logdir)
+    with run_lock(logdir, timeout=lock_timeout) as lock:
+        return _write_run_locked(logdir, matrices, metas, lock, step=step, keep_previous=keep_previous)
+
+
+def _write_run_locked(
+    logdir: str,
+    matrices: Mapping[str, np.ndarray],
+    metas: Mapping[str, Metadata],
+    lock: RunLock,
+    *,
+    step: int | None,
+    keep_previous: int,
+) -> ExportResult:
     kids = child_runs(logdir)
     if kids:
         raise LogdirError(
@@ -404,76 +462,86 @@ def write_run(
 
     _ensure_event_file(logdir)
 
-    # 1. metadata, streamed through a hash into a temporary file, then renamed
-    #    to its content-addressed name (an unchanged label set keeps its file),
-    #    in a thread while 2. the checkpoint is written under a step no reader
-    #    knows yet (its writes release the GIL, so the two overlap).
+    # The switch-over. TensorBoard reads the config and the state file
+    # independently, so no single rename can switch both. Every pair a reader
+    # can see is made consistent instead: when a tensor's labels change, a
+    # transitional config first drops its metadata (old checkpoint, no
+    # labels), then the state file moves to the new checkpoint (still no
+    # labels), then the new config names the new labels. A last rewrite of
+    # the state file (same checkpoint, "./" dropped from the path) makes a
+    # running TensorBoard, which re-reads configs only when the checkpoint
+    # path changes, load the new config. So a reader sees the old export, the
+    # new one, or for a moment one of them unlabelled - never labels paired
+    # with the wrong checkpoint. A reader that read the old config just
+    # before the transitional one gets SWITCH_GRACE_S to read the state file
+    # before it moves.
     meta_rows = {name: len(meta) for name, meta in metas.items()}
     prefix = fsio.join(logdir, rel_prefix)
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = pool.submit(
-            lambda: {name: _write_metadata(logdir, name, meta) for name, meta in metas.items()}
-        )
-        try:
-            write_checkpoint(prefix, matrices)
-        except Exception as exc:  # noqa: BLE001
-            pending.exception()  # let the metadata thread finish first
-            for f in checkpoint_files(prefix):
-                fsio.remove(f)
-            raise LogdirError(f"writing the checkpoint {prefix!r} failed: {exc}") from None
-        try:
-            meta_names: dict[str, str] = pending.result()
-        except Exception:
-            for f in checkpoint_files(prefix):
-                fsio.remove(f)
-            raise
-
-    # 3. the switch-over. TensorBoard reads the config and the state file
-    #    independently, so no single rename can switch both. Every pair a
-    #    reader can see is made consistent instead: when a tensor's labels
-    #    change, a transitional config first drops its metadata (old
-    #    checkpoint, no labels), then the state file moves to the new
-    #    checkpoint (still no labels), then the new config names the new
-    #    labels. A last rewrite of the state file (same checkpoint, "./"
-    #    dropped from the path) makes a running TensorBoard, which re-reads
-    #    configs only when the checkpoint path changes, load the new config.
-    #    So a reader sees the old export, the new one, or for a moment one of
-    #    them unlabelled - never labels paired with the wrong checkpoint.
     config_path = fsio.join(logdir, CONFIG_FILENAME)
     state_path = fsio.join(logdir, STATE_FILENAME)
-    keep_meta = set(meta_names.values())
-    if keep_previous > 0:
-        keep_meta |= _config_metadata_files(logdir)
+    old_text = fsio.read_text(config_path) if fsio.exists(config_path) else None
+    # what the previous config and state file name stays until the next export
+    keep_meta = _config_metadata_files(logdir)
+    sizes = {config_path: _size(config_path), state_path: _size(state_path)}
+
+    # 1. the checkpoint, under a step no reader knows yet, in a thread (its
+    #    writes release the GIL) while 2. the metadata is streamed through a
+    #    hash into a temporary file and renamed to its content-addressed name
+    #    (an unchanged label set keeps its file).
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        saving = pool.submit(write_checkpoint, prefix, matrices)
+        try:
+            meta_names = {name: _write_metadata(logdir, name, meta) for name, meta in metas.items()}
+        except BaseException:
+            futures_wait([saving])
+            _remove_checkpoint(prefix)
+            raise
+        try:
+            saving.result()
+        except BaseException as exc:
+            _remove_checkpoint(prefix)
+            if isinstance(exc, (fsio.errors().OpError, OSError)):
+                raise LogdirError(
+                    f"writing the checkpoint {prefix!r} failed: {fsio.reason(exc)}"
+                ) from exc
+            raise
+    keep_meta |= set(meta_names.values())
+
+    # 3. the switch-over
     entries = [(name, meta_names.get(name)) for name in matrices]
     text = config_text(entries)
-    old_text = fsio.read_text(config_path) if fsio.exists(config_path) else None
     kept = _previous_prefixes(logdir, old_rel, keep_previous)
     all_prefixes = kept + [rel_prefix]
     steps: list[tuple[str, str]] = []  # (target, text), renamed in this order
+    transitional = None
+    if old_text != text and old_rel is not None:
+        transitional = _transitional_config(old_text, entries, set(_old_names(logdir, old_rel)))
+        steps.append((state_path, state_file_text("./" + rel_prefix, all_prefixes)))
     if old_text != text:
-        if old_rel is not None:
-            transitional = _transitional_config(old_text, entries, set(_old_names(logdir, old_rel)))
-            if transitional != old_text:
-                steps.append((config_path, transitional))
-            steps.append((state_path, state_file_text("./" + rel_prefix, all_prefixes)))
-            steps.append((config_path, text))
-            steps.append((state_path, state_file_text(rel_prefix, all_prefixes)))
-        else:
-            steps.append((config_path, text))
-            steps.append((state_path, state_file_text(rel_prefix, all_prefixes)))
-    else:
-        steps.append((state_path, state_file_text(rel_prefix, all_prefixes)))
-    tmps = [(_write_tmp(target, body), target) for target, body in steps]
+        steps.append((config_path, text))
+    steps.append((state_path, state_file_text(rel_prefix, all_prefixes)))
     try:
-        for tmp, target in tmps:
-            fsio.rename(tmp, target)
-    except Exception as exc:  # noqa: BLE001
-        for tmp, _ in tmps:
-            fsio.remove(tmp)
-        raise LogdirError(f"switching {logdir!r} to the new export failed: {exc}") from None
+        lock.check()  # taken over meanwhile (a lock from another host judged stale)?
+        if transitional is not None and transitional != old_text:
+            _switch(logdir, [(config_path, transitional)], sizes)
+            try:
+                time.sleep(SWITCH_GRACE_S)
+            except BaseException:  # interrupted: back to the previous export, labelled
+                if old_text is not None:
+                    _switch(logdir, [(config_path, old_text)], sizes)
+                raise
+    except BaseException:
+        _remove_checkpoint(prefix)
+        raise
+    _switch(logdir, steps, sizes)
 
-    # 4. remove what no longer belongs to a kept export
-    _cleanup(logdir, keep_prefixes=set(kept + [rel_prefix]), keep_files=keep_meta)
+    # 4. remove what neither this export nor the previous one (old_rel and the
+    #    old config's metadata) uses. Under the lock, every other temporary or
+    #    unfinished file is a leftover of a writer that no longer holds it.
+    if lock.still_held():
+        keep_prefixes = set(kept + [rel_prefix] + ([old_rel] if old_rel else []))
+        _cleanup(logdir, keep_prefixes=keep_prefixes, keep_files=keep_meta,
+                 keep_recent_s=RETAIN_RECENT_S)
 
     exported = tuple(
         ExportedTensor(
@@ -501,7 +569,7 @@ def _old_names(logdir: str, old_rel: str) -> list[str]:
 
     try:
         return list(checkpoint_shapes(fsio.join(logdir, old_rel)))
-    except Exception:  # noqa: BLE001 - an unreadable old export: nothing to keep
+    except SourceError:  # an unreadable old export: nothing to keep
         return []
 
 
@@ -517,9 +585,11 @@ def _transitional_config(
     """
     old_meta: dict[str, str] = {}
     if old_text:
+        from google.protobuf import text_format
+
         try:
             old_meta = {e.tensor_name: e.metadata_path for e in parse_config(old_text).embeddings}
-        except Exception:  # noqa: BLE001
+        except text_format.ParseError:  # a config edited by hand: keep no labels
             old_meta = {}
     kept = [
         (name, path if path and old_meta.get(name) == path else None)
@@ -529,11 +599,54 @@ def _transitional_config(
     return config_text(kept)
 
 
-def _write_tmp(path: str, text: str) -> str:
+def _switch(logdir: str, steps: list[tuple[str, str]], sizes: dict[str, int]) -> None:
+    """Write each ``(target, text)`` to a temporary file, then rename them in order.
+
+    A file never gets shorter than the one it replaces: TensorFlow's
+    ``GFile.read()`` (how TensorBoard reads both files) opens the file, then
+    takes the length to read from a stat *by name*, so a shorter file renamed
+    in between would cut the old content short (measured: a truncated state
+    file, "Checkpoint ignored"). Trailing spaces keep the length; the text
+    format ignores them. ``sizes`` tracks the current length of each target.
+    """
+    tmps = []
+    planned = dict(sizes)
+    try:
+        for target, body in steps:
+            data = _never_shorter(body, planned[target])
+            planned[target] = len(data)  # the next step's file follows this one
+            tmps.append((_write_tmp(target, data), target, len(data)))
+        for tmp, target, size in tmps:
+            fsio.rename(tmp, target)
+            sizes[target] = size
+    except fsio.errors().OpError as exc:
+        for tmp, _, _ in tmps:
+            fsio.remove(tmp)
+        raise LogdirError(
+            f"switching {logdir!r} to the new export failed: {fsio.reason(exc)}"
+        ) from exc
+
+
+def _write_tmp(path: str, data: bytes) -> str:
     tmp = fsio.tmp_name(path)
     with fsio.open_stream(tmp) as out:
-        out.write(text.encode("utf-8"))
+        out.write(data)
     return tmp
+
+
+def _size(path: str) -> int:
+    try:
+        return int(fsio.gfile().stat(path).length)
+    except fsio.errors().NotFoundError:
+        return 0
+
+
+def _never_shorter(text: str, size: int) -> bytes:
+    """``text`` as UTF-8, padded with spaces on its last line to ``size`` bytes."""
+    data = text.encode("utf-8")
+    if len(data) >= size:
+        return data
+    return data[:-1] + b" " * (size - len(data)) + data[-1:]
 
 
 def _write_metadata(logdir: str, name: str, meta: Metadata) -> str:
@@ -550,7 +663,7 @@ def _write_metadata(logdir: str, name: str, meta: Metadata) -> str:
             for chunk in tsv_chunks(meta):
                 digest.update(chunk)
                 out.write(chunk)
-    except Exception:
+    except BaseException:
         fsio.remove(path_tmp)
         raise
     short = digest.hexdigest()[:12]
@@ -568,7 +681,7 @@ def _previous_prefixes(logdir: str, old_rel: str | None, keep: int) -> list[str]
         return []
     try:
         text = fsio.read_text(fsio.join(logdir, STATE_FILENAME))
-    except Exception:  # noqa: BLE001
+    except (fsio.errors().NotFoundError, UnicodeDecodeError):
         return [old_rel]
     listed = re.findall(r'all_model_checkpoint_paths:\s*"([^"]*)"', text) or [old_rel]
     listed = [m.group(1) for m in map(_CKPT_RE.match, listed) if m]
@@ -577,16 +690,41 @@ def _previous_prefixes(logdir: str, old_rel: str | None, keep: int) -> list[str]
 
 
 def _config_metadata_files(logdir: str) -> set[str]:
+    from google.protobuf import text_format
+
     try:
         config = read_run_config(logdir)
-    except Exception:  # noqa: BLE001
+    except (text_format.ParseError, UnicodeDecodeError):  # not ours to keep
         return set()
     if config is None:
         return set()
     return {e.metadata_path for e in config.embeddings if e.metadata_path}
 
 
-def _cleanup(logdir: str, *, keep_prefixes: set[str], keep_files: set[str]) -> None:
+def _remove_checkpoint(prefix: str) -> None:
+    for f in checkpoint_files(prefix):
+        fsio.remove(f)
+
+
+def _cleanup(
+    logdir: str, *, keep_prefixes: set[str], keep_files: set[str], keep_recent_s: float = 0.0
+) -> None:
+    """Remove finished checkpoints not in ``keep_prefixes`` and metadata files
+    not in ``keep_files`` unless written less than ``keep_recent_s`` ago, and
+    every unfinished checkpoint and temporary file. Call it only while
+    holding the run's lock: every temporary or unfinished file is then this
+    writer's or stale (left by a writer that no longer holds the lock)."""
+    now = time.time()
+
+    def recent(path: str) -> bool:
+        if keep_recent_s <= 0:
+            return False
+        try:
+            return now - fsio.gfile().stat(path).mtime_nsec / 1e9 < keep_recent_s
+        except fsio.errors().NotFoundError:
+            return False
+
+    recent_stems: dict[str, bool] = {}
     for name in fsio.listdir(logdir):
         path = fsio.join(logdir, name)
         if name.startswith(f"{CKPT_BASENAME}-"):
@@ -594,11 +732,16 @@ def _cleanup(logdir: str, *, keep_prefixes: set[str], keep_files: set[str]) -> N
             intact = (name.endswith(".index") or re.search(r"\.data-\d+-of-\d+$", name)) and (
                 "tempstate" not in name and fsio.TMP_MARK not in name
             )
-            if stem in keep_prefixes and intact:
+            if intact and stem in keep_prefixes:
                 continue
+            if intact:  # a finished export's file: judged by its .index, written last
+                if stem not in recent_stems:
+                    recent_stems[stem] = recent(fsio.join(logdir, stem + ".index"))
+                if recent_stems[stem]:
+                    continue
             fsio.remove(path)
         elif name.startswith("metadata-") and name.endswith(".tsv"):
-            if name not in keep_files:
+            if name not in keep_files and not recent(path):
                 fsio.remove(path)
         elif fsio.TMP_MARK in name:
             fsio.remove(path)

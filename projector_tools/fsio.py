@@ -21,6 +21,13 @@ def gfile():
     return tf.io.gfile
 
 
+def errors():
+    """``tf.errors``: ``OpError`` and its subclasses, raised by every gfile call."""
+    import tensorflow as tf
+
+    return tf.errors
+
+
 def is_remote(path: str) -> bool:
     """True for ``scheme://`` paths (``gs://``, ``ram://``, ``s3://``...)."""
     return "://" in path
@@ -40,23 +47,76 @@ def basename(path: str) -> str:
 
 
 def exists(path: str) -> bool:
-    return gfile().exists(path)
+    """Whether ``path`` exists; a failure to find out (permission, network,
+    unknown scheme) is a :class:`LogdirError` naming the cause."""
+    try:
+        return gfile().exists(path)
+    except errors().OpError as exc:
+        raise LogdirError(f"cannot access {path!r}: {reason(exc)}") from exc
 
 
 def isdir(path: str) -> bool:
     return gfile().isdir(path)
 
 
-def listdir(path: str) -> list[str]:
+def listdir(path: str, *, missing_ok: bool = False) -> list[str]:
+    """Names in directory ``path``.
+
+    A directory that does not exist is ``[]`` with ``missing_ok=True`` and a
+    :class:`LogdirError` otherwise; every other failure (not a directory,
+    permission denied, an unreachable or unknown filesystem) is a
+    :class:`LogdirError` that names the path and the cause, chained to it.
+
+        >>> listdir("runs/demo/train", missing_ok=True)
+        []
+    """
+    g = gfile()
     try:
-        return [name.rstrip("/") for name in gfile().listdir(path)]
-    except Exception:  # noqa: BLE001 - NotFoundError and friends
-        return []
+        return [name.rstrip("/") for name in g.listdir(path)]
+    except errors().NotFoundError as exc:
+        # gfile.listdir reports *every* failed directory check as "not found";
+        # stat says what really happened (missing, not a directory, scheme...).
+        cause = _stat_failure(path)
+        if cause is None:
+            if missing_ok:
+                return []
+            raise LogdirError(f"cannot list {path!r}: it does not exist") from exc
+        raise LogdirError(f"cannot list {path!r}: {reason(cause)}") from cause
+    except errors().OpError as exc:
+        raise LogdirError(f"cannot list {path!r}: {reason(exc)}") from exc
+
+
+def _stat_failure(path: str) -> Exception | None:
+    """Why ``path`` cannot be listed, or None when it simply does not exist."""
+    try:
+        if gfile().stat(path).is_directory:
+            return None  # it appeared since: report "not found" of the listing
+    except errors().NotFoundError:
+        return None
+    except errors().OpError as exc:
+        return exc
+    return NotADirectoryError(f"{path} is a file, not a directory")
 
 
 def read_bytes(path: str) -> bytes:
-    with gfile().GFile(path, "rb") as f:
-        return f.read()
+    """The bytes of ``path``. A missing file raises ``tf.errors.NotFoundError``
+    (for callers that expect it may be absent); any other failure a
+    :class:`LogdirError` naming the path and the cause."""
+    try:
+        with gfile().GFile(path, "rb") as f:
+            return f.read()
+    except errors().NotFoundError:
+        raise
+    except errors().OpError as exc:
+        raise LogdirError(f"cannot read {path!r}: {reason(exc)}") from exc
+
+
+def open_read(path: str):
+    """A binary file object to stream ``path``: ``open`` for local paths (several
+    times faster than ``GFile`` on large reads), ``GFile`` for ``scheme://`` ones."""
+    if is_remote(path):
+        return gfile().GFile(path, "rb")
+    return open(path, "rb")
 
 
 def read_text(path: str) -> str:
@@ -64,39 +124,44 @@ def read_text(path: str) -> str:
 
 
 def remove(path: str) -> None:
+    """Delete file ``path``; one already gone is fine, any other failure raises
+    :class:`LogdirError` naming the cause."""
     try:
         gfile().remove(path)
-    except Exception:  # noqa: BLE001 - already gone is fine
+    except errors().NotFoundError:
         pass
+    except errors().OpError as exc:
+        raise LogdirError(f"cannot remove {path!r}: {reason(exc)}") from exc
 
 
 def ensure_dir(path: str) -> None:
     """Create ``path`` (and parents) or raise :class:`LogdirError` saying why."""
     g = gfile()
-    if g.exists(path) and not g.isdir(path):
+    if exists(path) and not g.isdir(path):
         raise LogdirError(
             f"logdir {path!r} is a file, not a directory; pass a directory path "
             "(it is created if missing)"
         )
     try:
         g.makedirs(path)
-    except Exception as exc:  # noqa: BLE001
+    except errors().OpError as exc:
         raise LogdirError(
-            f"cannot create logdir {path!r}: {_reason(exc)}; choose a writable location"
-        ) from None
+            f"cannot create logdir {path!r}: {reason(exc)}; choose a writable location"
+        ) from exc
     probe = join(path, f"{TMP_MARK}probe-{uuid.uuid4().hex}")
     try:
         with g.GFile(probe, "wb") as f:
             f.write(b"")
-    except Exception as exc:  # noqa: BLE001
+    except errors().OpError as exc:
         raise LogdirError(
-            f"logdir {path!r} is not writable: {_reason(exc)}; fix its permissions "
+            f"logdir {path!r} is not writable: {reason(exc)}; fix its permissions "
             "or choose another directory"
-        ) from None
+        ) from exc
     remove(probe)
 
 
-def _reason(exc: Exception) -> str:
+def reason(exc: BaseException) -> str:
+    """The first line of an exception's message, for one-line error messages."""
     msg = getattr(exc, "message", None) or str(exc)
     return msg.strip().splitlines()[0] if msg.strip() else type(exc).__name__
 
@@ -111,9 +176,9 @@ def atomic_write(path: str, data: bytes | str) -> None:
         with g.GFile(tmp, "wb") as f:
             f.write(data)
         g.rename(tmp, path, overwrite=True)
-    except Exception as exc:  # noqa: BLE001
+    except errors().OpError as exc:
         remove(tmp)
-        raise LogdirError(f"cannot write {path!r}: {_reason(exc)}") from None
+        raise LogdirError(f"cannot write {path!r}: {reason(exc)}") from exc
 
 
 def open_stream(path: str):
@@ -124,8 +189,8 @@ def open_stream(path: str):
     """
     try:
         return gfile().GFile(path, "wb")
-    except Exception as exc:  # noqa: BLE001
-        raise LogdirError(f"cannot write {path!r}: {_reason(exc)}") from None
+    except errors().OpError as exc:
+        raise LogdirError(f"cannot write {path!r}: {reason(exc)}") from exc
 
 
 def rename(src: str, dst: str) -> None:

@@ -17,6 +17,13 @@ The rules, read from ``tensorboard/plugins/projector/projector_plugin.py``:
 * metadata paths resolve against the config's directory and must stay inside
   it.
 
+A logdir received from someone else is data, not instructions: no path
+taken from a run (config entries, the ``checkpoint`` state file, metadata,
+tensor files, sprites, a symlink inside the run) is read unless it stays
+inside the logdir after resolving ``..`` and symlinks (:func:`inside_logdir`,
+the one check every such read goes through). Paths that leave it are
+recorded in ``RunView.outside`` for ``doctor`` to report.
+
     >>> views = inspect_logdir("runs")
     >>> [(v.name, [e.name for e in v.embeddings]) for v in views if v.listed]
     [('imdb', ['embedding'])]
@@ -36,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from projector_tools import fsio
-from projector_tools.errors import InputError, LogdirError, SourceError
+from projector_tools.errors import InputError, LogdirError, OutsideLogdirError, SourceError
 from projector_tools.metadata import ParsedTSV, parse_projector_tsv
 from projector_tools.projector_config import CONFIG_FILENAME
 
@@ -80,10 +87,20 @@ class RunView:
     embeddings: list[EmbeddingView] = field(default_factory=list)
     listed: bool = False
     has_events: bool = False
+    logdir: str | None = None  # the logdir being inspected: reads stay inside it
+    outside: list[tuple[str, str]] = field(default_factory=list)  # (what, path) not followed
 
     @property
     def config_dir(self) -> str:
         return _dirname(self.config_path) if self.config_path else self.dir
+
+    def stays_inside(self, path: str) -> bool:
+        """True when ``path`` (already resolved) may be read: inside the logdir."""
+        return self.logdir is None or inside_logdir(path, self.logdir)
+
+    def note_outside(self, what: str, path: str) -> None:
+        if (what, path) not in self.outside:
+            self.outside.append((what, path))
 
 
 def _dirname(path: str) -> str:
@@ -107,6 +124,52 @@ def relpath(path: str, start: str) -> str:
     else:
         rel = os.path.relpath(path, start)
     return rel
+
+
+def inside_logdir(path: str, logdir: str) -> bool:
+    """True when ``path`` is ``logdir`` or below it, after resolving ``..`` and
+    (for local paths) every symlink, including ``path`` itself.
+
+        >>> inside_logdir("runs/a/../../etc/passwd", "runs")
+        False
+
+    Every read of a path taken from a run goes through this check, so that a
+    logdir received from someone else cannot make ``doctor --fix``,
+    ``neighbors`` or ``plot`` read (or copy into the run) a file elsewhere.
+    """
+    if fsio.is_remote(path) or fsio.is_remote(logdir):
+        if not (fsio.is_remote(path) and fsio.is_remote(logdir)):
+            return False
+        base = _normpath(logdir).rstrip("/")
+        target = _normpath(path).rstrip("/")
+        return target == base or target.startswith(base + "/")
+    base = os.path.realpath(os.path.expanduser(logdir))
+    target = os.path.realpath(os.path.expanduser(path))
+    try:
+        return os.path.commonpath([base, target]) == base
+    except ValueError:  # different drives
+        return False
+
+
+def require_inside(path: str, logdir: str | None, what: str) -> str:
+    """``path`` if it may be read (see :func:`inside_logdir`), else raise
+    :class:`~projector_tools.errors.OutsideLogdirError` naming it."""
+    if logdir is not None and not inside_logdir(path, logdir):
+        raise OutsideLogdirError(
+            f"{what} {path!r} leads outside the logdir {logdir!r} (after resolving '..' and "
+            "symlinks); a path read from a run is not followed outside it. Copy the file into "
+            "the run, or run `projector-tools doctor --fix` on the logdir"
+        )
+    return path
+
+
+def checkpoint_inside(prefix: str, logdir: str | None) -> bool:
+    """True when the checkpoint ``prefix`` and each of its files stay inside ``logdir``."""
+    if logdir is None:
+        return True
+    if not inside_logdir(prefix, logdir):
+        return False
+    return all(inside_logdir(f, logdir) for f in fsio.gfile().glob(prefix + ".*"))
 
 
 def is_event_file(name: str) -> bool:
@@ -139,12 +202,18 @@ def discover_runs(logdir: str) -> dict[str, str]:
     return runs
 
 
-def latest_checkpoint_of(directory: str) -> tuple[str | None, str | None]:
-    """(prefix, error) of the latest checkpoint in ``directory``, as TensorFlow finds it."""
+def latest_checkpoint_of(directory: str, logdir: str | None = None) -> tuple[str | None, str | None]:
+    """(prefix, error) of the latest checkpoint in ``directory``, as TensorFlow finds it.
+
+    With ``logdir``, a state file that leads outside it is not read (error says so).
+    """
     import tensorflow as tf
 
-    if not fsio.exists(fsio.join(directory, STATE_FILENAME)):
+    state = fsio.join(directory, STATE_FILENAME)
+    if not fsio.exists(state):
         return None, None
+    if logdir is not None and not inside_logdir(state, logdir):
+        return None, f"the 'checkpoint' state file {state!r} leads outside the logdir; not read"
     try:
         return tf.train.latest_checkpoint(directory), None
     except tf.errors.NotFoundError:
@@ -154,10 +223,13 @@ def latest_checkpoint_of(directory: str) -> tuple[str | None, str | None]:
         return None, f"the 'checkpoint' state file in {directory!r} is unreadable ({first})"
 
 
-def state_file_paths(directory: str) -> list[str]:
-    """The paths named in ``directory``'s ``checkpoint`` state file."""
+def state_file_paths(directory: str, logdir: str | None = None) -> list[str]:
+    """The paths named in ``directory``'s ``checkpoint`` state file (none when
+    the state file itself leads outside ``logdir``)."""
     path = fsio.join(directory, STATE_FILENAME)
     if not fsio.exists(path):
+        return []
+    if logdir is not None and not inside_logdir(path, logdir):
         return []
     try:
         text = fsio.read_text(path)
@@ -187,14 +259,21 @@ def _read_config(path: str) -> tuple[Any, str | None]:
         return None, first
 
 
-def inspect_pair(name: str, assets_dir: str, has_events: bool) -> RunView:
-    """One (run, directory) pair, following the plugin's ``_read_latest_config_files``."""
+def inspect_pair(name: str, assets_dir: str, has_events: bool, logdir: str | None = None) -> RunView:
+    """One (run, directory) pair, following the plugin's ``_read_latest_config_files``.
+
+    With ``logdir``, nothing outside it is read: such paths land in ``view.outside``.
+    """
     from projector_tools.checkpoint import checkpoint_shapes
 
     run_dir = _assets_dir_to_run_dir(assets_dir)
-    view = RunView(name=name, dir=run_dir, has_events=has_events)
+    view = RunView(name=name, dir=run_dir, has_events=has_events, logdir=logdir)
     config_path = fsio.join(assets_dir, CONFIG_FILENAME)
     config = None
+    if fsio.exists(config_path) and not view.stays_inside(config_path):
+        view.config_path = config_path
+        view.note_outside(CONFIG_FILENAME + " (a link)", config_path)
+        return view  # not read: nothing else of this pair can be known
     if fsio.exists(config_path):
         view.config_path = config_path
         config, view.config_error = _read_config(config_path)
@@ -206,14 +285,25 @@ def inspect_pair(name: str, assets_dir: str, has_events: bool) -> RunView:
         view.checkpoint = config.model_checkpoint_path
         view.checkpoint_source = "config"
     else:
-        ckpt, err = latest_checkpoint_of(run_dir)
+        ckpt, err = latest_checkpoint_of(run_dir, logdir)
         if ckpt:
             view.checkpoint, view.checkpoint_source = ckpt, "run"
         else:
-            pckpt, perr = latest_checkpoint_of(parent_dir(run_dir))
+            parent = parent_dir(run_dir)
+            # TensorBoard also looks in the run's parent; for the logdir itself
+            # that is outside it, and not read.
+            pckpt, perr = (latest_checkpoint_of(parent, logdir) if view.stays_inside(parent)
+                           else (None, None))
             if pckpt:
                 view.checkpoint, view.checkpoint_source = _normpath(pckpt), "parent"
             view.checkpoint_error = err or perr
+    if view.checkpoint and not checkpoint_inside(view.checkpoint, logdir):
+        what = ("model_checkpoint_path" if view.checkpoint_source == "config"
+                else "the checkpoint named by the 'checkpoint' state file")
+        view.note_outside(what, view.checkpoint)
+        view.listed = False
+        _collect_config_entries(view)
+        return view
     if view.checkpoint:
         if not fsio.gfile().glob(view.checkpoint + "*"):
             view.checkpoint_error = f"checkpoint {view.checkpoint!r} does not exist"
@@ -254,6 +344,11 @@ def _collect_config_entries(view: RunView) -> None:
         if e.tensor_shape:
             ev.shape = tuple(int(x) for x in e.tensor_shape)
         view.embeddings.append(ev)
+        sprite = e.sprite.image_path if e.HasField("sprite") else ""
+        for what, p in (("metadata_path", ev.metadata_path), ("tensor_path", ev.tensor_path),
+                        ("sprite image_path", sprite)):
+            if p and not view.stays_inside(resolve_asset(view, p)):
+                view.note_outside(f"{what} of tensor {name!r}", p)
 
 
 def _canonical(name: str) -> str:
@@ -293,7 +388,8 @@ def _tensor_file_shape(view: RunView, ev: EmbeddingView) -> tuple[int, ...] | No
 
 def read_tensor_file(view: RunView, ev: EmbeddingView) -> np.ndarray:
     """A ``tensor_path`` tensor: TSV of floats, else raw float32 with tensor_shape."""
-    path = resolve_asset(view, ev.tensor_path or "")
+    path = require_inside(resolve_asset(view, ev.tensor_path or ""), view.logdir,
+                          f"tensor_path of {ev.name!r}")
     raw = fsio.read_bytes(path)
     try:
         text = raw.decode("utf-8")
@@ -347,7 +443,7 @@ def inspect_pairs(logdir: str) -> list[RunView]:
     pairs += extra
     if "." not in runs:
         pairs.append((".", logdir, False))
-    return [inspect_pair(name, path, has_events) for name, path, has_events in pairs]
+    return [inspect_pair(name, path, has_events, logdir) for name, path, has_events in pairs]
 
 
 def inspect_logdir(logdir: str) -> list[RunView]:
@@ -383,7 +479,8 @@ class Points:
 def read_metadata(view: RunView, ev: EmbeddingView) -> ParsedTSV | None:
     if not ev.metadata_path:
         return None
-    path = resolve_asset(view, ev.metadata_path)
+    path = require_inside(resolve_asset(view, ev.metadata_path), view.logdir,
+                          f"metadata_path of {ev.name!r}")
     if not fsio.exists(path):
         return None
     return parse_projector_tsv(fsio.read_bytes(path))
@@ -398,6 +495,11 @@ def read_matrix(view: RunView, ev: EmbeddingView) -> np.ndarray:
         raise SourceError(
             f"tensor {ev.name!r} of run {view.name!r} is not in its checkpoint "
             f"({view.checkpoint}); run `projector-tools doctor` on the logdir"
+        )
+    if not checkpoint_inside(view.checkpoint, view.logdir):
+        raise OutsideLogdirError(
+            f"the checkpoint {view.checkpoint!r} of run {view.name!r} leads outside the logdir "
+            f"{view.logdir!r}; a path read from a run is not followed outside it"
         )
     key = next((k for k in view.shapes if _canonical(k) == _canonical(ev.name)), ev.name)
     return np.asarray(read_tensor(view.checkpoint, key), dtype=np.float32)

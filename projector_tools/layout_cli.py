@@ -4,7 +4,8 @@
 
 Reads the run's current tensors and metadata, computes each layout
 (:mod:`projector_tools.layout`) and writes the run again through the same
-path as every export (:func:`~projector_tools.export.write_run`): the
+path as every export (:func:`~projector_tools.export.write_run`, under the
+run's lock, and only if no other export landed meanwhile): the
 original tensors and their metadata files go back unchanged (same bytes,
 same content-addressed file), the layout tensors ``<tensor>/<method>`` are
 added beside them with a metadata file of their own: the tensor's columns
@@ -64,6 +65,7 @@ def add_layouts_to_run(
         write_run,
     )
     from projector_tools.layout import DEFAULT_MAX_ROWS, add_layouts, check_methods, is_layout_name
+    from projector_tools.run_lock import run_lock
 
     methods = check_methods(methods)
     if not methods:
@@ -103,7 +105,16 @@ def add_layouts_to_run(
     )
     for n in id_labels:
         checked.pop(n)
-    return write_run(run_dir, matrices, checked)
+    # The layout took a while without holding the run's lock (other exports
+    # may go on); write only if the export it was computed from is still the
+    # run's current one, under the lock, so nothing newer is overwritten.
+    with run_lock(run_dir):
+        if current_export(run_dir)[0] != rel:
+            raise LogdirError(
+                f"{run_dir!r} was exported again while its layout was computed; run "
+                "`projector-tools layout` again to lay out the new export"
+            )
+        return write_run(run_dir, matrices, checked)
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:

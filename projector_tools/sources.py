@@ -18,8 +18,16 @@ from typing import Any
 
 import numpy as np
 
-from projector_tools import fsio
+from projector_tools import fsio, word_vectors
 from projector_tools.checkpoint import checkpoint_shapes, latest_checkpoint, read_tensor
+from projector_tools.checkpoint_graph import (  # noqa: F401 - readable_name is imported from here
+    CheckpointVariable,
+    checkpoint_variables,
+    readable_name,
+    saved_model_checkpoint,
+    tensor_names,
+    unique_variables,
+)
 from projector_tools.errors import InputError, SourceError
 from projector_tools.metadata import (
     Metadata,
@@ -41,28 +49,41 @@ class LoadedSource:
     model: Any = None
 
 
-def load_source(path: str, layers: Sequence[str] | None = None, vocab_size: int | None = None) -> LoadedSource:
-    """Detect what ``path`` is and load it (see the module docstring)."""
+def load_source(path: str, layers: Sequence[str] | None = None, vocab_size: int | None = None,
+                max_rows: int | None = None) -> LoadedSource:
+    """Detect what ``path`` is and load it (see the module docstring).
+
+    ``max_rows`` lets a loader that streams (word vectors) stop early.
+    """
     if not fsio.exists(path) and not fsio.exists(path + ".index"):
         raise SourceError(
             f"{path!r} does not exist; pass a .keras model, a TensorFlow checkpoint "
-            "(prefix or directory), a .npy file or a word2vec text file"
+            f"(prefix or directory), a .npy file or word vectors ({word_vectors.describe_kinds()})"
         )
     lower = path.lower()
+    from projector_tools.huggingface import is_huggingface_source, load_huggingface
+
+    if is_huggingface_source(path):  # model.safetensors (or its index) + tokenizer
+        return load_huggingface(path, layers, vocab_size)
     if lower.endswith(".keras"):
         return _load_keras(path, layers)
+    from projector_tools import keras_legacy_h5
+
+    if keras_legacy_h5.is_legacy_h5(path):  # by content: Keras 2 / legacy model.save("m.h5")
+        tensors, notes = keras_legacy_h5.read_legacy_h5(path, layers)
+        return LoadedSource(kind="keras-h5", tensors=tensors, notes=notes)
     if lower.endswith(".weights.h5") or lower.endswith(".h5"):
         return _load_weights_h5(path, layers)
     if lower.endswith(".npy"):
         return _only_layers(_load_npy(path), layers)
     if fsio.isdir(path) or fsio.exists(path + ".index") or lower.endswith(".index"):
         return _load_checkpoint(path, layers, vocab_size)
-    if _looks_like_word2vec(path):
-        return _only_layers(_load_word2vec(path), layers)
+    if word_vectors.sniff(path):
+        return _only_layers(_load_word_vectors(path, max_rows), layers)
     raise SourceError(
-        f"cannot tell what {path!r} is; supported: a .keras model, a TensorFlow "
-        "checkpoint (prefix or directory), a .npy array, a Keras .weights.h5 file, "
-        "or word2vec text ('rows dims' on the first line)"
+        f"cannot tell what {path!r} is{word_vectors.not_word_vectors_hint(path)}; supported: "
+        "a .keras model, a TensorFlow checkpoint (prefix or directory), a .npy array, "
+        f"a Keras .weights.h5 file, or word vectors: {word_vectors.describe_kinds()}"
     )
 
 
@@ -73,47 +94,25 @@ def _only_layers(src: LoadedSource, layers: Sequence[str] | None) -> LoadedSourc
 
 
 def _load_keras(path: str, layers: Sequence[str] | None) -> LoadedSource:
-    import keras
+    from projector_tools.keras_archive import read_keras_archive
+    from projector_tools.lookup_labels import archive_lookup_metadata
 
-    from projector_tools.keras_layers import layer_weights, select_embedding_layers
-
-    try:
-        model = keras.models.load_model(path, compile=False)
-    except Exception as exc:  # noqa: BLE001
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise SourceError(
-            f"cannot load Keras model {path!r} ({first}); a model with custom layers "
-            "needs them importable, or export from Python with export_embeddings(model, ...)"
-        ) from None
-    chosen = select_embedding_layers(model, layers)
-    return LoadedSource(
-        kind="keras",
-        tensors={n: layer_weights(layer) for n, layer in chosen.items()},
-        model=model,
-        notes=[f"Embedding layers: {', '.join(chosen)}"],
-    )
+    archive = read_keras_archive(path, layers)
+    metadata, notes = archive_lookup_metadata(archive)
+    return LoadedSource(kind="keras", tensors=archive.tensors, metadata=metadata,
+                        notes=archive.notes + notes)
 
 
 def _load_weights_h5(path: str, layers: Sequence[str] | None) -> LoadedSource:
-    """Keras 3 ``.weights.h5``: ``layers/<name>/vars/0`` of Embedding layers."""
-    try:
-        import h5py
-    except ImportError:  # pragma: no cover - h5py ships with keras
-        raise SourceError("reading .weights.h5 needs h5py (pip install h5py)") from None
-    found: dict[str, np.ndarray] = {}
-    try:
-        local = _local_copy(path)
-        with h5py.File(local, "r") as f:
-            def visit(name: str, obj: Any) -> None:
-                if isinstance(obj, h5py.Dataset) and obj.ndim == 2 and "optimizer" not in name:
-                    parts = name.split("/")
-                    if "vars" in parts:
-                        owner = parts[parts.index("vars") - 1]
-                        if "embedding" in owner.lower():
-                            found[owner] = np.asarray(obj)
-            f.visititems(visit)
-    except OSError as exc:
-        raise SourceError(f"{path!r} is not a readable HDF5 weights file ({exc})") from None
+    """Keras 3 ``.weights.h5``: see :func:`keras_archive.weights_h5_embeddings`."""
+    from projector_tools.keras_archive import weights_h5_embeddings
+
+    stored = weights_h5_embeddings(path)
+    recorded = [e.layer_name for e in stored]
+    found = {
+        e.layer_name if e.layer_name and recorded.count(e.layer_name) == 1 else e.group: e.matrix
+        for e in stored
+    }
     if layers:
         missing = [n for n in layers if n not in found]
         if missing:
@@ -150,88 +149,28 @@ def _load_npy(path: str) -> LoadedSource:
     return LoadedSource(kind="npy", tensors={"embedding": arr})
 
 
-def _looks_like_word2vec(path: str) -> bool:
-    try:
-        with fsio.gfile().GFile(path, "rb") as f:
-            head = f.read(4096)
-    except Exception:  # noqa: BLE001
-        return False
-    first = head.split(b"\n", 1)[0]
-    return re.fullmatch(rb"\s*\d+\s+\d+\s*", first) is not None
-
-
-def _load_word2vec(path: str) -> LoadedSource:
-    """word2vec text: ``rows dims``, then ``token v1 ... vd`` per line."""
-    with fsio.gfile().GFile(path, "rb") as f:
-        header = f.readline().split()
-        n_rows, dims = int(header[0]), int(header[1])
-        tokens: list[str] = []
-        matrix = np.empty((n_rows, dims), dtype=np.float32)
-        i = 0
-        for lineno, raw in enumerate(f, start=2):
-            line = raw.rstrip(b"\r\n")
-            if not line.strip():
-                continue
-            parts = line.rsplit(b" ", dims) if line.count(b" ") >= dims else line.split()
-            values = parts[-dims:]
-            token = b" ".join(parts[:-dims]) if len(parts) > dims else b""
-            if len(values) != dims or i >= n_rows:
-                raise SourceError(
-                    f"{path!r} line {lineno}: expected a token and {dims} numbers "
-                    f"(header says {n_rows} x {dims})"
-                )
-            try:
-                matrix[i] = np.array(values, dtype=np.float32)
-            except ValueError:
-                raise SourceError(f"{path!r} line {lineno}: not numbers after the token") from None
-            tokens.append(token.decode("utf-8", "surrogateescape"))
-            i += 1
-    if i != n_rows:
-        raise SourceError(f"{path!r}: header says {n_rows} rows, file has {i}")
+def _load_word_vectors(path: str, max_rows: int | None) -> LoadedSource:
+    """word2vec / fastText / GloVe text or word2vec binary: labels from the file."""
+    vectors = word_vectors.load_word_vectors(path, max_rows=max_rows)
     return LoadedSource(
-        kind="word2vec",
-        tensors={"embedding": matrix},
-        metadata={"embedding": Metadata.from_labels(tokens)},
+        kind=f"word vectors ({vectors.kind})",
+        tensors={"embedding": vectors.matrix},
+        metadata={"embedding": Metadata.from_labels(vectors.tokens)},
+        notes=vectors.notes,
     )
 
 
-_KERAS3_VAR = re.compile(r"(?:^|/)optimizer/_trainable_variables/(\d+)$")
-_SLOT = re.compile(r"OPTIMIZER_SLOT|(?:^|/)optimizer/_variables/|^_CHECKPOINTABLE|(?:^|/)save_counter")
-
-
-def readable_name(key: str) -> str:
-    """A Projector-friendly name for a checkpoint key.
-
-    ``layer_with_weights-0/embeddings/.ATTRIBUTES/VARIABLE_VALUE`` becomes
-    ``layer_with_weights-0``; Keras 3 models, whose variables a TF checkpoint
-    only reaches through the optimizer, give ``variable_<N>``.
-    """
-    name = key.replace("/.ATTRIBUTES/VARIABLE_VALUE", "")
-    m = _KERAS3_VAR.search(name)
-    if m:
-        return f"variable_{m.group(1)}"
-    for suffix in ("/embeddings", "/embedding"):
-        if name.endswith(suffix) and len(name) > len(suffix):
-            name = name[: -len(suffix)]
-    return name.replace(":", "_")
-
-
-def _is_model_tensor(key: str) -> bool:
-    """True for model variables; False for optimizer slots and bookkeeping."""
-    if _SLOT.search(key):
-        return False
-    bare = key.replace("/.ATTRIBUTES/VARIABLE_VALUE", "")
-    if "optimizer/" in bare and not _KERAS3_VAR.search(bare):
-        return False
-    return True
-
-
 def resolve_checkpoint_prefix(path: str) -> str:
-    """A checkpoint prefix from a prefix, an ``.index`` file or a directory."""
+    """A checkpoint prefix from a prefix, an ``.index`` file, a directory or a SavedModel."""
     if path.endswith(".index"):
         path = path[: -len(".index")]
     if fsio.exists(path + ".index"):
         return path
+    saved_model = saved_model_checkpoint(path)
+    if saved_model is not None:
+        if not fsio.exists(saved_model + ".index"):
+            raise SourceError(f"SavedModel {path!r} has no variables (no {saved_model}.index)")
+        return saved_model
     if fsio.isdir(path):
         latest = latest_checkpoint(path)
         if latest:
@@ -240,7 +179,8 @@ def resolve_checkpoint_prefix(path: str) -> str:
         if len(indexes) == 1:
             return fsio.join(path, indexes[0][: -len(".index")])
         raise SourceError(
-            f"directory {path!r} has no 'checkpoint' state file"
+            f"directory {path!r} is not a SavedModel (no saved_model.pb) and has no "
+            "'checkpoint' state file"
             + (f" and several checkpoints ({', '.join(sorted(indexes))})" if indexes else " and no checkpoint")
             + "; pass the checkpoint prefix, e.g. DIR/ckpt-3"
         )
@@ -248,51 +188,71 @@ def resolve_checkpoint_prefix(path: str) -> str:
 
 
 def _load_checkpoint(path: str, layers: Sequence[str] | None, vocab_size: int | None) -> LoadedSource:
+    """Tensors of a TF checkpoint or SavedModel, named by layer (see ``checkpoint_graph``)."""
     prefix = resolve_checkpoint_prefix(path)
     shapes = checkpoint_shapes(prefix)
-    two_d = {k: s for k, s in shapes.items() if len(s) == 2 and _is_model_tensor(k)}
+    variables = checkpoint_variables(prefix, shapes)
+    candidates = unique_variables(
+        v for k, v in variables.items() if len(shapes[k]) == 2 and v.is_model_variable
+    )
+    two_d = {v.key: shapes[v.key] for v in candidates}
     if not two_d:
         raise SourceError(f"checkpoint {prefix!r} holds no 2-D tensor to show")
+
+    def listing() -> str:
+        return ", ".join(f"{v.full_name or v.key} {two_d[v.key]}" for v in candidates)
+
     if layers:
-        chosen = {}
+        chosen: list[CheckpointVariable] = []
         for want in layers:
-            hits = [k for k in two_d if want == k or want in re.split(r"[/.]", k) or want == readable_name(k)]
+            hits = [
+                v for v in candidates
+                if want in (v.key, v.layer, v.full_name, "/".join(v.parts), readable_name(v.key))
+                or want in re.split(r"[/.]", v.key)
+            ]
             if len(hits) != 1:
                 raise InputError(
-                    f"--layer {want!r} matches {len(hits)} tensors in {prefix!r}; 2-D tensors: "
-                    + ", ".join(f"{k} {two_d[k]}" for k in sorted(two_d))
+                    f"--layer {want!r} matches {len(hits)} tensors in {prefix!r}; 2-D tensors: {listing()}"
                 )
-            chosen[hits[0]] = two_d[hits[0]]
+            chosen.append(hits[0])
         reason = "named with --layer"
     else:
-        chosen = {k: s for k, s in two_d.items() if "embedding" in k.lower()}
-        reason = "named like embeddings"
+        chosen = [v for v in candidates if v.is_embedding]
+        reason = "the 'embeddings' variable of a layer"
+        if not chosen:
+            chosen = [v for v in candidates if "embedding" in v.key.lower()]
+            reason = "named like embeddings"
+        if vocab_size is not None and len(chosen) > 1:
+            fits = [v for v in chosen if two_d[v.key][0] == vocab_size]
+            if fits:
+                chosen, reason = fits, reason + f", with {vocab_size} rows like --vocab"
         if not chosen and vocab_size is not None:
-            chosen = {k: s for k, s in two_d.items() if s[0] == vocab_size}
+            chosen = [v for v in candidates if two_d[v.key][0] == vocab_size]
             reason = f"with {vocab_size} rows, the vocabulary size"
         if not chosen:
-            by_rows = sorted(two_d.items(), key=lambda kv: -kv[1][0])
-            top = by_rows[0]
-            runner_up = by_rows[1][1][0] if len(by_rows) > 1 else -1
-            if top[1][0] > runner_up and top[1][0] > top[1][1]:
-                chosen = {top[0]: top[1]}
+            by_rows = sorted(candidates, key=lambda v: -two_d[v.key][0])
+            top = two_d[by_rows[0].key]
+            runner_up = two_d[by_rows[1].key][0] if len(by_rows) > 1 else -1
+            if top[0] > runner_up and top[0] > top[1]:
+                chosen = [by_rows[0]]
                 reason = "the 2-D model tensor with the most rows; choose another with --layer"
         if not chosen:
             raise InputError(
                 f"no tensor in {prefix!r} looks like an embedding; pick one with --layer. "
-                "2-D tensors: " + ", ".join(f"{k} {two_d[k]}" for k in sorted(two_d))
+                f"2-D tensors: {listing()}"
             )
+    names = tensor_names(chosen)
+    if len(chosen) == 1 and chosen[0].layer is None and readable_name(chosen[0].key).startswith("variable_"):
+        names[chosen[0].key] = "embedding"  # a Keras 3 variable whose layer nobody recorded
     tensors: dict[str, Any] = {}
     notes = []
-    for key in sorted(chosen):
-        name = readable_name(key)
-        if len(chosen) == 1 and _KERAS3_VAR.search(key.replace("/.ATTRIBUTES/VARIABLE_VALUE", "")):
-            name = "embedding"
-        if name in tensors:
-            name = key.replace(":", "_")
-        tensors[name] = read_tensor(prefix, key)
-        notes.append(f"picked {key} {list(chosen[key])} ({reason}) as {name!r}")
-    return LoadedSource(kind="checkpoint", tensors=tensors, notes=notes)
+    for v in sorted(chosen, key=lambda v: v.key):
+        name = names[v.key]
+        tensors[name] = read_tensor(prefix, v.key)
+        recorded = f" (variable {v.full_name})" if v.full_name else ""
+        notes.append(f"picked {v.key}{recorded} {list(two_d[v.key])} ({reason}) as {name!r}")
+    kind = "saved_model" if prefix != path and saved_model_checkpoint(path) else "checkpoint"
+    return LoadedSource(kind=kind, tensors=tensors, notes=notes)
 
 
 def load_vocab(path: str) -> Metadata:

@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from projector_tools.errors import InputError, LogdirError
+from projector_tools.interrupts import resume_hint
 
 __all__ = ["TrainResult", "train", "configure_parser", "run_cli", "DEFAULTS"]
 
@@ -118,7 +119,9 @@ def _read_run_file(logdir: str) -> dict[str, Any] | None:
 
 def _write_run_file(logdir: str, data: dict[str, Any]) -> None:
     path = os.path.join(logdir, RUN_FILE)
-    tmp = path + ".tmp"
+    # A dot name: an interrupted write leaves nothing that makes the logdir
+    # look like something other than a run (see _check_fresh_logdir, --resume).
+    tmp = os.path.join(logdir, "." + RUN_FILE + ".tmp")
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(data, f, indent=2, sort_keys=True)
         f.write("\n")
@@ -288,7 +291,7 @@ def build_model(vocab_size: int, embedding_dim: int = 16, *, mask_zero: bool = T
     return model
 
 
-def _epoch_checkpoint_callback(manager, epoch_var):
+def _epoch_checkpoint_callback(manager, epoch_var, progress: dict[str, int]):
     import keras
 
     class EpochCheckpoint(keras.callbacks.Callback):
@@ -297,6 +300,7 @@ def _epoch_checkpoint_callback(manager, epoch_var):
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
             epoch_var.assign(epoch + 1)
             manager.save(checkpoint_number=epoch + 1)
+            progress["saved"] = epoch + 1  # a plain int: the interrupt hint reads it
 
     return EpochCheckpoint()
 
@@ -367,105 +371,117 @@ def train(
             )
         _say(f"--resume: nothing to resume in {logdir}; starting a new run")
 
-    # 1. Data (may fail offline): nothing has been written yet.
-    from projector_tools.data import (
-        build_encoder,
-        encode_texts,
-        load_dataset,
-        load_encoder,
-        save_encoder,
-    )
-
-    data = load_dataset(
-        opts["dataset"],
-        data_dir=opts["data_dir"],
-        data_csv=opts["data_csv"],
-        text_column=opts["text_column"],
-        label_column=opts["label_column"],
-        seed=opts["seed"],
-        progress=_say,
-    )
-    _say(data.summary())
-
-    # 2. Vocabulary: the run's own, or built from the train split.
-    encoder_prefix = os.path.join(logdir, ENCODER_PREFIX)
-    encoder_path = encoder_prefix + ".subwords"
-    if resuming and os.path.isfile(encoder_path):
-        encoder = load_encoder(encoder_prefix)
-        _say(f"vocabulary: {encoder.vocab_size} ids from {encoder_path}")
-    else:
-        encoder = build_encoder(data.train_texts, opts["target_vocab_size"], progress=_say)
-    record = {
-        "options": opts,
-        "vocab_size": int(encoder.vocab_size),
-        "encoder": os.path.basename(encoder_path),
-        "mask_zero": True,
-        "model": "Embedding -> GlobalAveragePooling1D -> Dense(16, relu) -> Dense(1)",
-        "dataset": opts["dataset"],
-        "data_dir": opts["data_dir"],
-        "data_csv": opts["data_csv"],
-        "text_column": opts["text_column"],
-        "label_column": opts["label_column"],
-        "embedding_dim": opts["embedding_dim"],
-        "target_vocab_size": opts["target_vocab_size"],
-    }
-    old = (_read_run_file(logdir) if resuming else None) or {}
-    record["epochs_done"] = old.get("epochs_done", 0)
-    # run.json first: a run killed at any later point can be resumed.
-    os.makedirs(logdir, exist_ok=True)
-    _write_run_file(logdir, record)
-    if not os.path.isfile(encoder_path):
-        save_encoder(encoder, encoder_prefix)
-
-    # 3. Encode once; tf.data keeps the ids in memory.
-    t0 = time.monotonic()
-    train_ids = encode_texts(encoder, data.train_texts, progress=_say)
-    test_ids = encode_texts(encoder, data.test_texts, progress=_say)
-    _say(f"encoded {len(train_ids) + len(test_ids)} reviews in {time.monotonic() - t0:.1f} s")
-
-    import keras
-    import tensorflow as tf
-
-    from projector_tools.callback import ProjectorCallback
-    from projector_tools.metadata import subword_metadata
-
-    keras.utils.set_random_seed(int(opts["seed"]))
-    train_ds = make_dataset(train_ids, data.train_labels, batch_size=opts["batch_size"], shuffle=True, seed=opts["seed"])
-    val_ds = make_dataset(test_ids, data.test_labels, batch_size=max(opts["batch_size"], 256), shuffle=False)
-
-    # 4. Model, optimizer and the checkpoint that also counts epochs.
-    model = build_model(int(encoder.vocab_size), opts["embedding_dim"], steps_per_execution=STEPS_PER_EXECUTION)
-    model.optimizer.build(model.trainable_variables)
-    epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
-    # The embedding is also a direct child, so that its checkpoint key is the
-    # readable ``embedding/.ATTRIBUTES/VARIABLE_VALUE`` (a checkpoint names a
-    # variable by its shortest path; without it that would be an optimizer path).
-    ckpt = tf.train.Checkpoint(
-        embedding=model.get_layer("embedding").embeddings,
-        model=model,
-        optimizer=model.optimizer,
-        epoch=epoch_var,
-    )
+    # Ctrl-C at any point below leaves a run that --resume continues: run.json
+    # and the vocabulary are renamed into place, checkpoints are written
+    # before the state file names them, exports switch over atomically.
     ckpt_dir = os.path.join(logdir, CHECKPOINT_DIR)
-    manager = tf.train.CheckpointManager(ckpt, ckpt_dir, max_to_keep=max_to_keep)
-    initial_epoch = 0
-    if resuming and manager.latest_checkpoint:
-        ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        initial_epoch = int(epoch_var.numpy())
-        _say(f"resuming from {manager.latest_checkpoint}: {initial_epoch} epochs done")
-    elif resuming:
-        _say("no checkpoint saved yet; training from epoch 0")
-    n_epochs = opts["epochs"]
-    if initial_epoch >= n_epochs:
-        _say(f"{initial_epoch} epochs already done (--epochs {n_epochs}); pass a larger --epochs to train more")
+    progress: dict[str, int | None] = {"saved": None if resuming else 0}
 
-    tensorboard_cb = keras.callbacks.TensorBoard(log_dir=logdir)
-    projector_cb = ProjectorCallback(logdir, metadata=subword_metadata(encoder))
-    cbs = [tensorboard_cb, _epoch_checkpoint_callback(manager, epoch_var), projector_cb]
-    cbs += list(callbacks or [])
+    def hint() -> str:
+        saved = (f"{progress['saved']} epochs are saved" if progress["saved"] is not None
+                 else "the saved epochs are")
+        return (f"{saved} in {ckpt_dir}; continue with: "
+                f"projector-tools train --logdir {logdir} --resume")
 
-    # 5. Train. Ctrl-C keeps every finished epoch's checkpoint.
-    try:
+    with resume_hint(hint):
+        # 1. Data (may fail offline): nothing has been written yet.
+        from projector_tools.data import (
+            build_encoder,
+            encode_texts,
+            load_dataset,
+            load_encoder,
+            save_encoder,
+        )
+
+        data = load_dataset(
+            opts["dataset"],
+            data_dir=opts["data_dir"],
+            data_csv=opts["data_csv"],
+            text_column=opts["text_column"],
+            label_column=opts["label_column"],
+            seed=opts["seed"],
+            progress=_say,
+        )
+        _say(data.summary())
+
+        # 2. Vocabulary: the run's own, or built from the train split.
+        encoder_prefix = os.path.join(logdir, ENCODER_PREFIX)
+        encoder_path = encoder_prefix + ".subwords"
+        if resuming and os.path.isfile(encoder_path):
+            encoder = load_encoder(encoder_prefix)
+            _say(f"vocabulary: {encoder.vocab_size} ids from {encoder_path}")
+        else:
+            encoder = build_encoder(data.train_texts, opts["target_vocab_size"], progress=_say)
+        record = {
+            "options": opts,
+            "vocab_size": int(encoder.vocab_size),
+            "encoder": os.path.basename(encoder_path),
+            "mask_zero": True,
+            "model": "Embedding -> GlobalAveragePooling1D -> Dense(16, relu) -> Dense(1)",
+            "dataset": opts["dataset"],
+            "data_dir": opts["data_dir"],
+            "data_csv": opts["data_csv"],
+            "text_column": opts["text_column"],
+            "label_column": opts["label_column"],
+            "embedding_dim": opts["embedding_dim"],
+            "target_vocab_size": opts["target_vocab_size"],
+        }
+        old = (_read_run_file(logdir) if resuming else None) or {}
+        record["epochs_done"] = old.get("epochs_done", 0)
+        # run.json first: a run killed at any later point can be resumed.
+        os.makedirs(logdir, exist_ok=True)
+        _write_run_file(logdir, record)
+        if not os.path.isfile(encoder_path):
+            save_encoder(encoder, encoder_prefix)
+
+        # 3. Encode once; tf.data keeps the ids in memory.
+        t0 = time.monotonic()
+        train_ids = encode_texts(encoder, data.train_texts, progress=_say)
+        test_ids = encode_texts(encoder, data.test_texts, progress=_say)
+        _say(f"encoded {len(train_ids) + len(test_ids)} reviews in {time.monotonic() - t0:.1f} s")
+
+        import keras
+        import tensorflow as tf
+
+        from projector_tools.callback import ProjectorCallback
+        from projector_tools.metadata import subword_metadata
+
+        keras.utils.set_random_seed(int(opts["seed"]))
+        train_ds = make_dataset(train_ids, data.train_labels, batch_size=opts["batch_size"], shuffle=True, seed=opts["seed"])
+        val_ds = make_dataset(test_ids, data.test_labels, batch_size=max(opts["batch_size"], 256), shuffle=False)
+
+        # 4. Model, optimizer and the checkpoint that also counts epochs.
+        model = build_model(int(encoder.vocab_size), opts["embedding_dim"], steps_per_execution=STEPS_PER_EXECUTION)
+        model.optimizer.build(model.trainable_variables)
+        epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+        # The embedding is also a direct child, so that its checkpoint key is the
+        # readable ``embedding/.ATTRIBUTES/VARIABLE_VALUE`` (a checkpoint names a
+        # variable by its shortest path; without it that would be an optimizer path).
+        ckpt = tf.train.Checkpoint(
+            embedding=model.get_layer("embedding").embeddings,
+            model=model,
+            optimizer=model.optimizer,
+            epoch=epoch_var,
+        )
+        manager = tf.train.CheckpointManager(ckpt, ckpt_dir, max_to_keep=max_to_keep)
+        initial_epoch = 0
+        if resuming and manager.latest_checkpoint:
+            ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+            initial_epoch = int(epoch_var.numpy())
+            progress["saved"] = initial_epoch
+            _say(f"resuming from {manager.latest_checkpoint}: {initial_epoch} epochs done")
+        elif resuming:
+            _say("no checkpoint saved yet; training from epoch 0")
+        n_epochs = opts["epochs"]
+        if initial_epoch >= n_epochs:
+            _say(f"{initial_epoch} epochs already done (--epochs {n_epochs}); pass a larger --epochs to train more")
+
+        tensorboard_cb = keras.callbacks.TensorBoard(log_dir=logdir)
+        projector_cb = ProjectorCallback(logdir, metadata=subword_metadata(encoder))
+        cbs = [tensorboard_cb, _epoch_checkpoint_callback(manager, epoch_var, progress), projector_cb]
+        cbs += list(callbacks or [])
+
+        # 5. Train. Ctrl-C keeps every finished epoch's checkpoint.
         history = model.fit(
             train_ds,
             validation_data=val_ds,
@@ -475,41 +491,34 @@ def train(
             verbose=verbose,
             shuffle=False,  # the dataset reshuffles itself every epoch
         )
-    except KeyboardInterrupt:
-        done = int(epoch_var.numpy())
-        _say(
-            f"interrupted; {done} epochs are saved in {ckpt_dir}. Continue with: "
-            f"projector-tools train --logdir {logdir} --resume"
+        record["epochs_done"] = int(epoch_var.numpy())
+        hist = {k: [float(v) for v in vals] for k, vals in (history.history or {}).items()}
+        if hist.get("val_accuracy"):
+            record["val_accuracy"] = hist["val_accuracy"][-1]
+        _write_run_file(logdir, record)
+
+        if projector_cb.run_dir is None or projector_cb.last_result is None:
+            # No epoch ran in this call (already complete): export the restored weights.
+            from projector_tools.callback import projector_run_dir
+            from projector_tools.export import export_embeddings
+
+            run_dir = projector_run_dir(logdir)
+            export_embeddings(model, run_dir, metadata=subword_metadata(encoder), layers=["embedding"])
+        else:
+            run_dir = projector_cb.run_dir
+        return TrainResult(
+            logdir=logdir,
+            projector_run=run_dir,
+            encoder_path=encoder_path,
+            checkpoint=manager.latest_checkpoint,
+            vocab_size=int(encoder.vocab_size),
+            embedding_dim=int(opts["embedding_dim"]),
+            initial_epoch=initial_epoch,
+            epochs=int(record["epochs_done"]),
+            history=hist,
+            model=model,
+            encoder=encoder,
         )
-        raise
-    record["epochs_done"] = int(epoch_var.numpy())
-    hist = {k: [float(v) for v in vals] for k, vals in (history.history or {}).items()}
-    if hist.get("val_accuracy"):
-        record["val_accuracy"] = hist["val_accuracy"][-1]
-    _write_run_file(logdir, record)
-
-    if projector_cb.run_dir is None or projector_cb.last_result is None:
-        # No epoch ran in this call (already complete): export the restored weights.
-        from projector_tools.callback import projector_run_dir
-        from projector_tools.export import export_embeddings
-
-        run_dir = projector_run_dir(logdir)
-        export_embeddings(model, run_dir, metadata=subword_metadata(encoder), layers=["embedding"])
-    else:
-        run_dir = projector_cb.run_dir
-    return TrainResult(
-        logdir=logdir,
-        projector_run=run_dir,
-        encoder_path=encoder_path,
-        checkpoint=manager.latest_checkpoint,
-        vocab_size=int(encoder.vocab_size),
-        embedding_dim=int(opts["embedding_dim"]),
-        initial_epoch=initial_epoch,
-        epochs=int(record["epochs_done"]),
-        history=hist,
-        model=model,
-        encoder=encoder,
-    )
 
 
 # --------------------------------------------------------------------------

@@ -38,3 +38,36 @@ def export_forever(logdir: str, first_k: int, started) -> None:
         matrix, labels = export_number(k, rows)
         export_embeddings(matrix, logdir, metadata=labels)
         k += 1
+
+
+def export_n_times(logdir: str, first_k: int, n: int, go, results, lock_timeout=None) -> None:
+    """Export ``n`` self-describing exports into ``logdir`` once ``go`` is set;
+    put one ``(k, "ok" | "refused" | "failed", message)`` per export on ``results``."""
+    import traceback
+
+    from projector_tools.errors import ProjectorToolsError
+
+    rng = np.random.default_rng(first_k)
+    go.wait()
+    for k in range(first_k, first_k + n):
+        matrix, labels = export_number(k, int(rng.integers(50, 3_000)))
+        try:
+            export_embeddings(matrix, logdir, metadata=labels, lock_timeout=lock_timeout)
+        except ProjectorToolsError as exc:
+            results.put((k, "refused", str(exc)))
+        except Exception:  # noqa: BLE001 - the test reports whatever else happened
+            results.put((k, "failed", traceback.format_exc()))
+        else:
+            results.put((k, "ok", ""))
+
+
+def hold_lock(run_dir: str, locked) -> None:
+    """Take ``run_dir``'s lock and keep it until killed (a writer that dies holding it)."""
+    import time
+
+    from projector_tools.run_lock import run_lock
+
+    run_lock(run_dir).acquire()
+    locked.set()
+    while True:
+        time.sleep(60)

@@ -202,6 +202,7 @@ def test_subclassed_nested_mask_zero(tmp_path, tensorboard):
 
 MIRRORED_SCRIPT = textwrap.dedent(
     """
+    import faulthandler; faulthandler.dump_traceback_later(240, exit=True)  # a hang shows its stacks
     import sys, json
     import tensorflow as tf
     cpu = tf.config.list_physical_devices("CPU")[0]

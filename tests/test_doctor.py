@@ -53,16 +53,19 @@ def codes(report: dict) -> set[str]:
 # Fixtures written the way users write them
 
 
-def keras_callback_logdir(tmp_path):
+def keras_callback_logdir(tmp_path, meta_inside: bool = False):
     """A logdir from Keras 3's own ``TensorBoard(embeddings_freq=1, embeddings_metadata=...)``.
 
     The metadata is a vocabulary written one token per line with padding ''
-    first, as people write ``TextVectorization.get_vocabulary()``.
+    first, as people write ``TextVectorization.get_vocabulary()``; beside the
+    logdir, or with ``meta_inside`` in it.
     """
     import keras
 
     logdir = tmp_path / "keras_logs"
-    meta = tmp_path / "vocab.tsv"
+    if meta_inside:
+        logdir.mkdir(parents=True)
+    meta = (logdir if meta_inside else tmp_path) / "vocab.tsv"
     meta.write_text("".join(f"{t}\n" for t in VOCAB), encoding="utf-8")
     keras.utils.set_random_seed(1)
     model = build_model()
@@ -121,8 +124,13 @@ def test_keras3_callback_logdir_is_explained_and_fixed(tmp_path, capsys, tensorb
     assert ".weights.h5" in out and "keras_h5" in out
     assert codes(doctor_json(capsys, logdir)[1]) >= {"keras_h5", "no_runs"}
 
+    # Keras' config names the vocabulary by its absolute path, outside the
+    # logdir: reported, and read only when the user names it with --vocab.
+    meta = str(tmp_path / "vocab.tsv")
+    outside = [f for f in doctor_json(capsys, logdir)[1]["findings"] if f["code"] == "outside_logdir"]
+    assert outside and outside[0]["path"] == meta and f"--vocab {meta}" in outside[0]["fix"]
     before = snapshot(tmp_path)
-    rc, out = doctor(capsys, logdir, "--fix")
+    rc, out = doctor(capsys, logdir, "--fix", "--vocab", meta)
     assert rc == 0, out
     rc, out = doctor(capsys, logdir)
     assert rc == 0, out
@@ -130,9 +138,11 @@ def test_keras3_callback_logdir_is_explained_and_fixed(tmp_path, capsys, tensorb
     assert_nothing_lost(before, tmp_path)
     assert list(logdir.glob("projector_config.pbtxt.bak-*"))
 
-    tb = tensorboard(logdir)
+    from projector_tools.sources import load_vocab
+
+    tb = tensorboard(logdir)  # labels as --vocab reads the file: padding row '<pad>'
     assert_run_serves(tb, "train", {LAYER: keras_callback_logdir.weights},
-                      labels={LAYER: vocab})
+                      labels={LAYER: load_vocab(meta).column("label")})
 
 
 @pytest.mark.parametrize("drop_padding_row", [False, True])
@@ -397,8 +407,8 @@ def test_config_in_plugin_assets_dir_is_the_one_used(tmp_path, capsys, tensorboa
 def test_keras_callback_with_unalignable_labels_stays_reported(tmp_path, capsys):
     """Labels one row short cannot be aligned without the vocabulary: --fix converts
     the .h5 but doctor keeps saying so, and --vocab then repairs it."""
-    logdir, vocab = keras_callback_logdir(tmp_path)
-    (tmp_path / "vocab.tsv").write_text("".join(f"{t}\n" for t in vocab[1:]))  # no padding
+    logdir, vocab = keras_callback_logdir(tmp_path, meta_inside=True)
+    (logdir / "vocab.tsv").write_text("".join(f"{t}\n" for t in vocab[1:]))  # no padding
     rc, out = doctor(capsys, logdir, "--fix")
     assert rc == 1 and "metadata_rows" in out and list((logdir / "train").glob("embeddings-*"))
     full = tmp_path / "full_vocab.txt"
@@ -449,16 +459,17 @@ def test_keras_callback_beside_projector_callback(tmp_path, capsys):
 
 
 def test_metadata_outside_the_config_dir_is_copied_in(tmp_path, capsys, tensorboard):
-    """TensorBoard refuses a metadata path that leaves the config's directory."""
+    """TensorBoard refuses a metadata path that leaves the config's directory;
+    --fix copies it in when it is still inside the logdir."""
     logdir, run, m = _export(tmp_path)
     meta = next(run.glob("metadata-*.tsv"))
-    outside = tmp_path / "labels.tsv"
-    meta.rename(outside)
-    _set_config(run, f'metadata_path: "{meta.name}"', 'metadata_path: "../../labels.tsv"')
+    beside = logdir / "labels.tsv"
+    meta.rename(beside)
+    _set_config(run, f'metadata_path: "{meta.name}"', 'metadata_path: "../labels.tsv"')
     rc, report = doctor_json(capsys, logdir)
     assert rc == 1 and "metadata_outside" in codes(report)
     rc, out = doctor(capsys, logdir, "--fix")
     assert rc == 0, out
-    assert outside.exists()
+    assert beside.exists()
     assert_run_serves(tensorboard(logdir), "run", {"embedding": m},
                       labels={"embedding": [f"w{i}" for i in range(6)]})

@@ -21,6 +21,8 @@ from projector_tools import (
     subword_metadata,
     unescape_label,
 )
+from projector_tools.fsio import TMP_MARK
+from projector_tools.run_lock import LOCK_FILENAME
 from projector_tools.tensorboard_server import TensorBoardServer
 from test_metadata import REVIEWS, TRICKY
 
@@ -148,11 +150,24 @@ def test_logdir_with_child_runs_is_refused(tmp_path):
         export_embeddings(np.ones((2, 2), "float32"), str(tmp_path / "L"))
 
 
-def test_reexport_replaces_previous_files(tmp_path):
+def test_reexport_replaces_previous_files(tmp_path, monkeypatch):
+    from projector_tools import export
+
     run = tmp_path / "run"
     export_embeddings(np.ones((3, 2), "float32"), str(run), metadata=["a", "b", "c"])
     second = export_embeddings(np.zeros((4, 2), "float32"), str(run), metadata=list("wxyz"))
     assert second.step == 2
+    # replaced exports written moments ago stay (a reader may have just read
+    # their config) ...
     names = sorted(os.listdir(run))
-    assert [n for n in names if n.endswith(".index")] == ["embeddings-2.index"]
-    assert len([n for n in names if n.endswith(".tsv")]) == 1
+    assert [n for n in names if n.endswith(".index")] == ["embeddings-1.index", "embeddings-2.index"]
+    assert len([n for n in names if n.endswith(".tsv")]) == 2
+    # ... and once they are old, only the current and the previous export stay
+    monkeypatch.setattr(export, "RETAIN_RECENT_S", 0.0)
+    third = export_embeddings(np.ones((5, 2), "float32"), str(run), metadata=list("pqrst"))
+    names = sorted(os.listdir(run))
+    assert [n for n in names if n.endswith(".index")] == ["embeddings-2.index", "embeddings-3.index"]
+    tsvs = {n for n in names if n.endswith(".tsv")}
+    assert tsvs == {os.path.basename(second["embedding"].metadata_path),
+                    os.path.basename(third["embedding"].metadata_path)}
+    assert not [n for n in names if TMP_MARK in n or n == LOCK_FILENAME]

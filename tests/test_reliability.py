@@ -14,6 +14,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import random
+import re
 import shutil
 import signal
 import time
@@ -23,6 +24,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from projector_checks import assert_run_serves
+from run_resolver import assert_self_consistent, resolve_like_tensorboard
 from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
 from google.protobuf import text_format
 
@@ -30,77 +32,32 @@ from projector_tools import export_embeddings, parse_projector_tsv
 from projector_tools.checkpoint import checkpoint_shapes, read_tensor
 from projector_tools.export import CONFIG_FILENAME, STATE_FILENAME, current_export
 from projector_tools.fsio import TMP_MARK
+from projector_tools.run_lock import LOCK_FILENAME
 
 KILLS = int(os.environ.get("PT_KILLS", "60"))
 
 
-# -- resolving a run the way TensorBoard 2.21 does ---------------------------
-
-
-def resolve_like_tensorboard(run_dir: str) -> dict[str, tuple[np.ndarray, bytes | None]]:
-    """``{tensor: (value, metadata bytes or None)}`` as the Projector plugin finds them.
-
-    Mirrors projector_plugin.py: parse ``projector_config.pbtxt``; with no
-    ``model_checkpoint_path`` take ``tf.train.latest_checkpoint`` of the run
-    (then its parent); open it with ``tf.train.load_checkpoint``; metadata
-    paths are relative to the config's directory.
-    """
-    config = ProjectorConfig()
-    with tf.io.gfile.GFile(os.path.join(run_dir, CONFIG_FILENAME), "r") as f:
-        text_format.Parse(f.read(), config)
-    assert not config.model_checkpoint_path
-    ckpt = tf.train.latest_checkpoint(run_dir) or tf.train.latest_checkpoint(
-        os.path.join(run_dir, os.pardir)
-    )
-    assert ckpt, f"no checkpoint resolves in {os.listdir(run_dir)}"
-    reader = tf.train.load_checkpoint(ckpt)
-    metadata = {e.tensor_name: e.metadata_path for e in config.embeddings}
-    out = {}
-    for name, shape in reader.get_variable_to_shape_map().items():
-        if len(shape) != 2:
-            continue
-        data = None
-        if metadata.get(name):
-            path = os.path.realpath(os.path.join(run_dir, metadata[name]))
-            with open(path, "rb") as f:
-                data = f.read()
-        out[name] = (reader.get_tensor(name), data)
-    assert set(metadata) <= set(out), f"config lists {set(metadata)}, checkpoint has {set(out)}"
-    return out
-
-
-def assert_self_consistent(tensor: np.ndarray, metadata: bytes | str | None) -> int:
-    """The tensor and its labels come from the same export ``k``; return k.
-
-    ``None`` (no metadata) is the transitional state of a switch whose labels
-    change: unlabelled, but never labelled wrongly.
-    """
-    k = int(tensor[0, 0])
-    assert (tensor[:, 0] == k).all()
-    if metadata is None:
-        return k
-    rows = parse_projector_tsv(metadata).rows
-    assert len(rows) == tensor.shape[0], f"{tensor.shape[0]} tensor rows, {len(rows)} labels"
-    assert [r[0] for r in rows] == [f"e{k}:{i}" for i in range(tensor.shape[0])], (
-        f"tensor of export {k} paired with labels {rows[0][0]}..."
-    )
-    return k
-
-
 def kill_moment(run_dir: str) -> str:
-    """Where, judging by the files left, the last kill landed."""
-    rel, _step = current_export(run_dir)
+    """Where, judging by the files left, the last kill landed.
+
+    Replaced exports stay a while for readers of the old config, so only
+    files newer than the current export tell that a new one had begun.
+    """
+    rel, step = current_export(run_dir)
     names = os.listdir(run_dir)
-    ckpts = {n.split(".", 1)[0] for n in names if n.startswith("embeddings-") and TMP_MARK not in n}
-    newer = ckpts - {rel}
+    steps = {int(m.group(1)) for n in names if TMP_MARK not in n
+             for m in [re.match(r"embeddings-(\d+)", n)] if m}
     with open(os.path.join(run_dir, STATE_FILENAME)) as f:
         if '"./' in f.read():
             return "inside the switch (new checkpoint current, labels not yet)"
     if any(TMP_MARK in n and n.startswith((STATE_FILENAME, CONFIG_FILENAME)) for n in names):
         return "inside the switch (transitional files written)"
-    if newer:
+    if any(s > step for s in steps):
         return "new checkpoint written or being written, not switched"
-    if any(TMP_MARK in n for n in names) or len([n for n in names if n.startswith("metadata-")]) > 1:
+    switched = os.stat(os.path.join(run_dir, STATE_FILENAME)).st_mtime_ns
+    written_since = [n for n in names if n.startswith("metadata-")
+                     and os.stat(os.path.join(run_dir, n)).st_mtime_ns > switched]
+    if any(TMP_MARK in n for n in names) or written_since:
         return "new metadata written, checkpoint not started"
     return "between exports (switched and cleaned up)"
 
@@ -120,6 +77,15 @@ def test_sigkill_at_random_moments_never_leaves_a_mixed_run(tmp_path, tensorboar
     run_dir = str(tmp_path / "logs" / "run")
     matrix, labels = export_number(0, 500)
     export_embeddings(matrix, run_dir, metadata=labels)
+    # Kills must land in every phase of an export, and an export's length
+    # depends on the machine and its load: the kill window spans a few of them.
+    took = []
+    for k in (1, 2):  # the first one also warms TensorFlow up
+        matrix, labels = export_number(k, 15_000)
+        t0 = time.monotonic()
+        export_embeddings(matrix, run_dir, metadata=labels)
+        took.append(time.monotonic() - t0)
+    window = max(0.25, 5 * min(took))
 
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(["_export_loop"])
@@ -137,8 +103,8 @@ def test_sigkill_at_random_moments_never_leaves_a_mixed_run(tmp_path, tensorboar
         child.start()
         assert started.wait(60), "exporter child did not start"
         # The random moment of the kill is the point of the test, not a wait
-        # for readiness: exports take ~5-60 ms, so kills land in every phase.
-        time.sleep(rng.uniform(0.0, 0.25))
+        # for readiness: kills land in every phase of the exports.
+        time.sleep(rng.uniform(0.0, window))
         os.kill(child.pid, signal.SIGKILL)
         child.join(30)
         assert child.exitcode == -signal.SIGKILL, child.exitcode
@@ -146,11 +112,13 @@ def test_sigkill_at_random_moments_never_leaves_a_mixed_run(tmp_path, tensorboar
         resolved = resolve_like_tensorboard(run_dir)
         assert list(resolved) == ["embedding"]
         tensor, meta = resolved["embedding"]
+        tensor_meta_after_last_kill = meta
         exports_seen.add(assert_self_consistent(tensor, meta))
         if meta is None:
             moments["(unlabelled for the moment)"] += 1
     elapsed = time.monotonic() - start
-    print(f"\n{KILLS} kills in {elapsed:.1f} s; kill moments: {dict(moments)}")
+    print(f"\n{KILLS} kills in {elapsed:.1f} s (window {window * 1000:.0f} ms); "
+          f"kill moments: {dict(moments)}")
     # The kills landed at varied points: before the switch (a new checkpoint
     # on disk, not yet current) and after it, and the run moved on.
     assert moments["new checkpoint written or being written, not switched"] >= 3, moments
@@ -161,7 +129,9 @@ def test_sigkill_at_random_moments_never_leaves_a_mixed_run(tmp_path, tensorboar
     info = tb.info("run")
     assert [e["tensorName"] for e in info["embeddings"]] == ["embedding"]
     served = tb.tensor("run", "embedding").reshape(-1, _export_loop.DIMS)
-    assert_self_consistent(served, tb.metadata("run", "embedding"))
+    labelled = bool(info["embeddings"][0].get("metadataPath"))  # unlabelled if killed in a switch
+    assert_self_consistent(served, tb.metadata("run", "embedding") if labelled else None)
+    assert labelled == (tensor_meta_after_last_kill is not None)
 
 
 # -- relocation ------------------------------------------------------------------
@@ -191,7 +161,7 @@ def test_copied_and_moved_run_loads_in_tensorboard_without_rewrite(tmp_path, ten
 # -- ram:// ------------------------------------------------------------------------
 
 
-def test_export_to_ram_filesystem_round_trips():
+def test_export_to_ram_filesystem_round_trips(monkeypatch):
     matrix = np.random.default_rng(4).standard_normal((30, 6), dtype=np.float32)
     other = np.random.default_rng(5).standard_normal((7, 2), dtype=np.float32)
     labels = ["a\tb", "", "ü", *[f"w{i}" for i in range(27)]]
@@ -234,14 +204,20 @@ def test_export_to_ram_filesystem_round_trips():
     with g.GFile(run + "/" + by_name["other"], "rb") as f:  # no labels given: row ids
         assert [r[0] for r in parse_projector_tsv(f.read()).rows] == [str(i) for i in range(7)]
 
-    # a second export replaces the first and leaves no stale files behind
+    # later exports replace the first; once the replaced ones are old, only
+    # the current and the previous export (for readers of the old config)
+    # stay, and no temporary file
+    from projector_tools import export
+
+    monkeypatch.setattr(export, "RETAIN_RECENT_S", 0.0)
     export_embeddings(matrix[:10], run, metadata=labels[:10])
+    export_embeddings(matrix[:12], run, metadata=labels[:12])
     after = sorted(g.listdir(run))
-    assert not any(TMP_MARK in n for n in after), after
-    assert len([n for n in after if n.endswith(".index")]) == 1, after
-    assert len([n for n in after if n.startswith("metadata-")]) == 1, after
+    assert not any(TMP_MARK in n or n == LOCK_FILENAME for n in after), after
+    assert len([n for n in after if n.endswith(".index")]) == 2, after
+    assert len([n for n in after if n.startswith("metadata-")]) == 2, after
     rel2, _ = current_export(run)
-    assert read_tensor(run + "/" + rel2, "embedding").shape == (10, 6)
+    assert read_tensor(run + "/" + rel2, "embedding").shape == (12, 6)
 
 
 # -- live: TensorBoard serving while the callback exports -------------------------

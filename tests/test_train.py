@@ -8,20 +8,17 @@ import re
 import shutil
 import signal
 import socket
-import subprocess
-import sys
 import time
 
 import numpy as np
 import pytest
 
+from cli_process import FreshRun, cli_env, run_cli
 from projector_checks import assert_run_serves
 from projector_tools.errors import InputError, LogdirError
 
 pytestmark = pytest.mark.slow
 
-ENV = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
-CLI = [sys.executable, "-m", "projector_tools.cli"]
 
 
 def checkpoint_embedding(logdir) -> tuple[np.ndarray, int]:
@@ -118,25 +115,21 @@ def test_resume_of_a_finished_run_trains_nothing_and_keeps_the_export(demo_run, 
     assert np.array_equal(read_current_tensors(result.projector_run)["embedding"], before)
 
 
-def _start_training(logdir, epochs: int) -> subprocess.Popen:
-    return subprocess.Popen(
-        CLI + ["train", "--logdir", str(logdir), "--epochs", str(epochs), "--batch-size", "8"],
-        env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
+def _start_training(logdir, epochs: int) -> FreshRun:
+    return FreshRun(os.path.dirname(str(logdir)), os.path.basename(str(logdir)),
+                    ["train", "--logdir", str(logdir), "--epochs", str(epochs), "--batch-size", "8"])
 
 
-def _wait_for_saved_epoch(proc: subprocess.Popen, logdir, timeout: float = 240) -> int:
+def _wait_for_saved_epoch(run: FreshRun, logdir, timeout: float = 240) -> int:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         epoch = saved_epoch(logdir)
         if epoch is not None and epoch >= 1:
             return epoch
-        if proc.poll() is not None:
-            out, err = proc.communicate()
-            pytest.fail(f"training exited early ({proc.returncode}): {err[-2000:]}")
+        if run.finished():
+            pytest.fail(f"training exited early ({run.proc.returncode}): {run.stderr()[-2000:]}")
         time.sleep(0.1)  # polling for the checkpoint file, not waiting blindly
-    proc.kill()
-    pytest.fail("no checkpoint was saved in time")
+    run.dump_and_kill("no checkpoint was saved in time")
 
 
 def test_resume_after_sigkill_continues_from_the_last_saved_epoch(tmp_path):
@@ -144,13 +137,13 @@ def test_resume_after_sigkill_continues_from_the_last_saved_epoch(tmp_path):
     from projector_tools.export import read_current_tensors
 
     logdir = tmp_path / "killed"
-    proc = _start_training(logdir, epochs=100)
+    run = _start_training(logdir, epochs=100)
     try:
-        _wait_for_saved_epoch(proc, logdir)
+        _wait_for_saved_epoch(run, logdir)
     finally:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.communicate()
-    assert proc.returncode == -signal.SIGKILL
+        os.kill(run.pid, signal.SIGKILL)
+        run.wait_exit(60)
+    assert run.proc.returncode == -signal.SIGKILL
     _, done = checkpoint_embedding(logdir)
     assert 1 <= done < 100
 
@@ -164,23 +157,16 @@ def test_resume_after_sigkill_continues_from_the_last_saved_epoch(tmp_path):
 
 def test_sigint_stops_cleanly_and_cli_resume_continues(tmp_path):
     logdir = tmp_path / "interrupted"
-    proc = _start_training(logdir, epochs=100)
-    try:
-        _wait_for_saved_epoch(proc, logdir)
-        os.kill(proc.pid, signal.SIGINT)
-        out, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert proc.returncode == 130, err[-2000:]
-    assert "--resume" in err
+    run = _start_training(logdir, epochs=100)
+    _wait_for_saved_epoch(run, logdir)
+    out = run.interrupt()  # a child alive 15 s later has its stacks dumped, then is killed
+    assert out.status == 130, out.stderr[-2000:]
+    assert out.seconds < 2, out.seconds
+    assert "--resume" in out.stderr
     _, done = checkpoint_embedding(logdir)
 
-    res = subprocess.run(
-        CLI + ["train", "--logdir", str(logdir), "--resume", "--epochs", str(done + 1), "--quiet"],
-        env=ENV, capture_output=True, text=True, timeout=300,
-    )
+    res = run_cli(tmp_path, "resume",
+                  ["train", "--logdir", str(logdir), "--resume", "--epochs", str(done + 1), "--quiet"])
     assert res.returncode == 0, res.stderr[-2000:]
     assert "resuming from" in res.stderr and f"{done} epochs done" in res.stderr
     assert f"trained epochs {done + 1}-{done + 1}" in res.stdout
@@ -202,10 +188,8 @@ def test_cli_trains_from_a_csv_of_messy_reviews(tmp_path):
             w.writerow([f"{pool[i % 4]} {pool[(i // 3) % 4]} Seen in {1990 + i % 30}.",
                         "positive" if pos else "negative"])
     logdir = tmp_path / "runs" / "csv"
-    res = subprocess.run(
-        CLI + ["train", "--logdir", str(logdir), "--data-csv", str(path), "--epochs", "2", "--quiet"],
-        env=ENV, capture_output=True, text=True, timeout=300,
-    )
+    res = run_cli(tmp_path, "csv",
+                  ["train", "--logdir", str(logdir), "--data-csv", str(path), "--epochs", "2", "--quiet"])
     assert res.returncode == 0, res.stderr[-2000:]
     m = re.search(r"validation accuracy: (0\.\d+|1\.0+)", res.stdout)
     assert m, res.stdout
@@ -225,15 +209,13 @@ def test_cli_imdb_offline_fails_in_seconds_and_writes_nothing(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         closed = s.getsockname()[1]
-    env = dict(ENV, PROJECTOR_TOOLS_IMDB_URL=f"http://127.0.0.1:{closed}/aclImdb_v1.tar.gz")
+    env = cli_env(PROJECTOR_TOOLS_IMDB_URL=f"http://127.0.0.1:{closed}/aclImdb_v1.tar.gz")
     logdir = tmp_path / "runs" / "imdb"
     data_dir = tmp_path / "tfds"
     start = time.monotonic()
-    res = subprocess.run(
-        CLI + ["train", "--logdir", str(logdir), "--dataset", "imdb_reviews/subwords8k",
-               "--data-dir", str(data_dir)],
-        env=env, capture_output=True, text=True, timeout=120,
-    )
+    res = run_cli(tmp_path, "offline",
+                  ["train", "--logdir", str(logdir), "--dataset", "imdb_reviews/subwords8k",
+                   "--data-dir", str(data_dir)], timeout=120, env=env)
     elapsed = time.monotonic() - start
     assert res.returncode == 1
     lines = [ln for ln in res.stderr.splitlines() if ln.startswith("projector-tools:")]
