@@ -111,6 +111,7 @@ def test_projector_shows_every_point_of_the_layout(umap_run, browser):
     save_screenshot(page.screenshot(), "projector-layout.png")
 
 
+@pytest.mark.slow
 def test_layout_command_adds_a_layout_without_touching_the_run(tmp_path, capsys):
     """`projector-tools layout` on an existing run: the original tensor and its
     metadata are served byte for byte as before; the layout comes beside them."""
@@ -149,6 +150,7 @@ def test_layout_command_adds_a_layout_without_touching_the_run(tmp_path, capsys)
     assert "does not exist" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_sampled_tsne_is_reproducible_and_places_every_row():
     x, y = gaussians(900, 20, classes=4, seed=2)
     a = compute_layout(x, "tsne", seed=3, max_rows=400)
@@ -170,6 +172,7 @@ def test_bad_layout_requests_are_one_line_errors(tmp_path, capsys):
         require("umap_not_installed_here")
 
 
+@pytest.mark.slow
 def test_callback_adds_layouts_at_the_end_of_training(tmp_path, tensorboard):
     import keras
 
