@@ -6,6 +6,7 @@
     projector-tools neighbors LOGDIR TOKEN [-k 10]
     projector-tools plot LOGDIR -o FILE.png [--color COLUMN]
     projector-tools export-activations MODEL INPUTS --layer NAME --logdir DIR
+    projector-tools layout RUN [--method umap|tsne|pca] [--tensor NAME]
 
 Errors are one line on stderr and a non-zero exit status; ``--debug``
 shows the traceback too. Ctrl-C ends any command with status 130 and the
@@ -33,6 +34,7 @@ EXTERNAL_COMMANDS = [
     ("plot", "projector_tools.plot", "a 2-D picture of a run, labelled, as PNG"),
     ("export-activations", "projector_tools.activations",
      "export a layer's outputs for given inputs (one point per input)"),
+    ("layout", "projector_tools.layout_cli", "add full-data UMAP/t-SNE/PCA layouts and clusters to a run"),
 ]
 
 
@@ -67,6 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-nonfinite", action="store_true", help="export NaN/Inf values too")
     p.add_argument("--step", type=int, help="step number of this export")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    from projector_tools.layout import DEFAULT_MAX_ROWS, METHODS
+
+    p.add_argument("--layout", action="append", dest="layouts", choices=METHODS,
+                   help="also write a full-data layout <tensor>/METHOD with clusters (repeatable)")
+    p.add_argument("--layout-max-rows", type=int, metavar="N",
+                   help=f"layouts: fit on a sample of N rows and place the rest (default {DEFAULT_MAX_ROWS})")
     p.set_defaults(func=run_export)
 
     for name, module, help_text in EXTERNAL_COMMANDS:
@@ -109,6 +117,11 @@ def run_export(args: argparse.Namespace) -> int:
     matrices, metas = prepare(
         tensors, metas, max_rows=args.max_rows, allow_nonfinite=args.allow_nonfinite
     )
+    if args.layouts:
+        from projector_tools.layout import DEFAULT_MAX_ROWS, add_layouts
+
+        max_rows = DEFAULT_MAX_ROWS if args.layout_max_rows is None else args.layout_max_rows
+        matrices, metas = add_layouts(matrices, metas, args.layouts, max_rows=max_rows)
     result = write_run(args.logdir, matrices, metas, step=args.step)
     for name in unlabelled:
         note(f"{name}: no labels in the source and no --vocab; points are labelled by row id")
