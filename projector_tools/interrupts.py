@@ -16,7 +16,12 @@ runs. From the first SIGINT on:
 * a watchdog thread, woken by the signal through ``signal.set_wakeup_fd``
   (written by the C-level handler even while the main thread is busy in C
   code), does the same after :data:`GRACE_S` seconds if the main thread has
-  not got there, and at once on a second Ctrl-C.
+  not got there, and at once on a second Ctrl-C;
+* when a C extension holds the GIL for longer (TensorFlow's library loading
+  during ``import tensorflow``), neither can run: then the console script's
+  supervisor process (:mod:`projector_tools.supervisor`) ends the command.
+  Under a supervisor the guard hands its message to it instead of printing
+  it, and the supervisor prints it once the command has left.
 
 Leaving with ``os._exit`` is safe because every file the package writes is
 crash-consistent on its own: exports switch over with atomic renames (tested
@@ -55,7 +60,7 @@ EXIT_STATUS = 130  # 128 + SIGINT, what shells report for a Ctrl-C'd command
 #: purpose: nothing on disk depends on the main thread's cleanup (see above),
 #: and the watchdog itself may wait for the GIL while a C extension holds it
 #: (measured: up to 1.4 s while TensorFlow's shared library loads on a 2-core
-#: machine at load 8), which the 2 s promise must absorb.
+#: machine at load 8); beyond that the supervisor's deadline takes over.
 GRACE_S = 0.5
 
 _hints: list[Callable[[], str]] = []

@@ -115,6 +115,7 @@ def supervise() -> Link | None:
     if not hasattr(os, "fork") or not _single_threaded():
         return None
     saved_mask = signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED)
+    supervisor = os.getpid()
     r, w = os.pipe()
     try:
         pid = os.fork()
@@ -125,7 +126,7 @@ def supervise() -> Link | None:
         return None
     if pid == 0:
         os.close(r)
-        _die_with(os.getppid())
+        _die_with(supervisor)
         return Link(w, saved_mask)  # signals stay blocked until the guard is installed
     os.close(w)
     _Supervisor(pid, r, saved_mask).run()
