@@ -169,6 +169,7 @@ class _Supervisor:
         self.report: str | None = None
         self.interrupted_at: float | None = None
         self.killed = False
+        self.reaped = False  # then self.pid may name another process: send nothing
 
     # -- the loop --------------------------------------------------------
     def run(self) -> None:
@@ -202,6 +203,8 @@ class _Supervisor:
             return  # only wakes the loop (through the wakeup fd)
         if signum == signal.SIGINT and self.interrupted_at is None:
             self.interrupted_at = time.monotonic()
+        if self.reaped:
+            return
         try:
             os.kill(self.pid, signum)
         except ProcessLookupError:
@@ -237,6 +240,7 @@ class _Supervisor:
             if pid == 0:
                 return None
             if os.WIFEXITED(status) or os.WIFSIGNALED(status):
+                self.reaped = True
                 return status
 
     def _kill_child(self) -> None:
