@@ -140,16 +140,22 @@ def run_export(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; ``argv=None`` means this process is the command.
 
-    Then a Ctrl-C ends the process with ``os._exit(130)`` (see
-    :mod:`projector_tools.interrupts`); called with a list (tests, a
+    Then the command runs in a child of a supervisor process and a Ctrl-C
+    ends it with status 130 within 2 s (see :mod:`projector_tools.supervisor`
+    and :mod:`projector_tools.interrupts`); called with a list (tests, a
     notebook) it returns 130 instead.
     """
     from projector_tools.interrupts import InterruptGuard
     from projector_tools.quiet_tf import configure_environment, import_tensorflow
+    from projector_tools.supervisor import supervise
 
     owns_process = argv is None
-    guard = InterruptGuard(owns_process=owns_process).install()
+    # The process becomes a supervisor that never returns from here; the
+    # command goes on in its child (see projector_tools.supervisor).
+    link = supervise() if owns_process else None
+    guard = InterruptGuard(owns_process=owns_process, link=link)
     try:
+        guard.install()
         parser = build_parser()
         args = parser.parse_args(argv)
         configure_environment(debug=args.debug)
