@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(PY) bench/parse.py
 	$(PY) bench/train.py
 	$(PY) bench/vocab.py
+	$(PY) bench/layout.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

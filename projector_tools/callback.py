@@ -98,6 +98,10 @@ class ProjectorCallback(keras.callbacks.Callback):
       activations: :class:`~projector_tools.activations.ActivationSpec`
         items; each adds a layer's output for fixed inputs as a tensor of
         every export (the latest values only, also with ``keep_history``).
+      layouts: full-data layouts to add (``"umap"``, ``"tsne"``, ``"pca"``; see
+        :mod:`projector_tools.layout`), computed at the end of training, or
+        after every export with ``layouts_every_epoch=True`` (they cost time).
+      layout_max_rows: fit layouts on a sample of this many rows above it.
 
     Under a ``tf.distribute`` strategy only the chief writes.
 
@@ -113,6 +117,9 @@ class ProjectorCallback(keras.callbacks.Callback):
         every_n_epochs: int = 1,
         keep_history: bool = False,
         activations: Sequence[Any] = (),
+        layouts: Sequence[str] = (),
+        layouts_every_epoch: bool = False,
+        layout_max_rows: int | None = None,
     ):
         super().__init__()
         if int(every_n_epochs) < 1:
@@ -124,6 +131,11 @@ class ProjectorCallback(keras.callbacks.Callback):
         self.keep_history = bool(keep_history)
         self.activations = list(activations or ())
         self._sprites: dict[int, dict[str, Sprite]] = {}
+        from projector_tools.layout import DEFAULT_MAX_ROWS, check_methods
+
+        self.layouts = check_methods(layouts)
+        self.layouts_every_epoch = bool(layouts_every_epoch)
+        self.layout_max_rows = DEFAULT_MAX_ROWS if layout_max_rows is None else layout_max_rows
         self.run_dir: str | None = None
         self.last_result: ExportResult | None = None
         self._chosen: dict[str, Any] = {}
@@ -176,7 +188,8 @@ class ProjectorCallback(keras.callbacks.Callback):
             self._export_locked(epoch, final=final)
 
     def _export_locked(self, epoch: int, *, final: bool) -> None:
-        if final and self._exported_epoch == epoch:
+        with_layouts = bool(self.layouts) and (final or self.layouts_every_epoch)
+        if final and self._exported_epoch == epoch and not with_layouts:
             prune_exports(self.run_dir)  # this epoch is on disk already
             return
         current = {name: layer_weights(layer) for name, layer in self._chosen.items()}
@@ -199,6 +212,12 @@ class ProjectorCallback(keras.callbacks.Callback):
             tensors = current
         sprites = self._add_activations(tensors, metas)
         matrices, metas = prepare(tensors, metas)
+        if with_layouts:
+            from projector_tools.layout import add_layouts
+
+            names = [f"{n}@epoch{epoch}" if self.keep_history else n for n in current]
+            matrices, metas = add_layouts(matrices, metas, self.layouts, names=names,
+                                          max_rows=self.layout_max_rows)
         self.last_result = write_run(
             self.run_dir, matrices, metas, step=epoch, keep_previous=0 if final else 1,
             sprites=sprites,

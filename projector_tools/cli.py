@@ -6,6 +6,7 @@
     projector-tools neighbors LOGDIR TOKEN [-k 10]
     projector-tools plot LOGDIR -o FILE.png [--color COLUMN]
     projector-tools export-activations MODEL INPUTS --layer NAME --logdir DIR
+    projector-tools layout RUN [--method umap|tsne|pca] [--tensor NAME]
 
 Errors are one line on stderr and a non-zero exit status; ``--debug``
 shows the traceback too. Ctrl-C ends any command with status 130 and the
@@ -32,6 +33,7 @@ EXTERNAL_COMMANDS = [
     ("plot", "projector_tools.plot", "a 2-D picture of a run, labelled, as PNG"),
     ("export-activations", "projector_tools.activations",
      "export a layer's outputs for given inputs (one point per input)"),
+    ("layout", "projector_tools.layout_cli", "add full-data UMAP/t-SNE/PCA layouts and clusters to a run"),
 ]
 
 
@@ -66,6 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-nonfinite", action="store_true", help="export NaN/Inf values too")
     p.add_argument("--step", type=int, help="step number of this export")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    from projector_tools.layout import DEFAULT_MAX_ROWS, METHODS
+
+    p.add_argument("--layout", action="append", dest="layouts", choices=METHODS,
+                   help="also write a full-data layout <tensor>/METHOD with clusters (repeatable)")
+    p.add_argument("--layout-max-rows", type=int, metavar="N",
+                   help=f"layouts: fit on a sample of N rows and place the rest (default {DEFAULT_MAX_ROWS})")
     p.set_defaults(func=run_export)
 
     for name, module, help_text in EXTERNAL_COMMANDS:
@@ -108,6 +116,11 @@ def run_export(args: argparse.Namespace) -> int:
     matrices, metas = prepare(
         tensors, metas, max_rows=args.max_rows, allow_nonfinite=args.allow_nonfinite
     )
+    if args.layouts:
+        from projector_tools.layout import DEFAULT_MAX_ROWS, add_layouts
+
+        max_rows = DEFAULT_MAX_ROWS if args.layout_max_rows is None else args.layout_max_rows
+        matrices, metas = add_layouts(matrices, metas, args.layouts, max_rows=max_rows)
     result = write_run(args.logdir, matrices, metas, step=args.step)
     for name in unlabelled:
         note(f"{name}: no labels in the source and no --vocab; points are labelled by row id")
@@ -128,16 +141,22 @@ def run_export(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; ``argv=None`` means this process is the command.
 
-    Then a Ctrl-C ends the process with ``os._exit(130)`` (see
-    :mod:`projector_tools.interrupts`); called with a list (tests, a
+    Then the command runs in a child of a supervisor process and a Ctrl-C
+    ends it with status 130 within 2 s (see :mod:`projector_tools.supervisor`
+    and :mod:`projector_tools.interrupts`); called with a list (tests, a
     notebook) it returns 130 instead.
     """
     from projector_tools.interrupts import InterruptGuard
     from projector_tools.quiet_tf import configure_environment, import_tensorflow
+    from projector_tools.supervisor import supervise
 
     owns_process = argv is None
-    guard = InterruptGuard(owns_process=owns_process).install()
+    # The process becomes a supervisor that never returns from here; the
+    # command goes on in its child (see projector_tools.supervisor).
+    link = supervise() if owns_process else None
+    guard = InterruptGuard(owns_process=owns_process, link=link)
     try:
+        guard.install()
         parser = build_parser()
         args = parser.parse_args(argv)
         configure_environment(debug=args.debug)

@@ -34,3 +34,7 @@ class DatasetUnavailableError(ProjectorToolsError):
 
 class OutsideLogdirError(InputError):
     """A path read from a run (config, state file, metadata) leads outside its logdir."""
+
+
+class MissingDependencyError(ProjectorToolsError, ImportError):
+    """An optional extra (e.g. ``projector_tools[layout]``) is not installed."""

@@ -156,6 +156,8 @@ def export_embeddings(
     allow_nonfinite: bool = False,
     lock_timeout: float | None = None,
     images: Any = None,
+    layouts: Sequence[str] = (),
+    layout_max_rows: int | None = None,
 ) -> ExportResult:
     """Write ``source`` as a Projector-ready run into the directory ``logdir``.
 
@@ -171,6 +173,12 @@ def export_embeddings(
     sprite: the Projector then draws each point as its thumbnail. Another
     process exporting into the same run is waited for up to ``lock_timeout``
     seconds (default 30, see :mod:`projector_tools.run_lock`).
+
+    ``layouts`` (``"umap"``, ``"tsne"``, ``"pca"``) adds, per tensor, a
+    3-column layout of every row computed here (:mod:`projector_tools.layout`)
+    as the tensor ``<tensor>/<method>``, labelled like the tensor plus a
+    ``cluster`` column; above ``layout_max_rows`` rows (default
+    :data:`~projector_tools.layout.DEFAULT_MAX_ROWS`) it is fitted on a sample.
 
         >>> from projector_tools import export_embeddings, subword_metadata
         >>> export_embeddings(model, "runs/imdb", metadata=subword_metadata(encoder))
@@ -189,6 +197,13 @@ def export_embeddings(
     )
     sprites = build_sprites(select_images(images, max_rows, rows),
                             {name: m.shape[0] for name, m in matrices.items()})
+    if layouts:
+        from projector_tools.layout import DEFAULT_MAX_ROWS, add_layouts
+
+        matrices, metas = add_layouts(
+            matrices, metas, layouts,
+            max_rows=DEFAULT_MAX_ROWS if layout_max_rows is None else layout_max_rows,
+        )
     return write_run(logdir, matrices, metas, step=step, sprites=sprites, lock_timeout=lock_timeout)
 
 

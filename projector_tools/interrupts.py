@@ -16,7 +16,12 @@ runs. From the first SIGINT on:
 * a watchdog thread, woken by the signal through ``signal.set_wakeup_fd``
   (written by the C-level handler even while the main thread is busy in C
   code), does the same after :data:`GRACE_S` seconds if the main thread has
-  not got there, and at once on a second Ctrl-C.
+  not got there, and at once on a second Ctrl-C;
+* when a C extension holds the GIL for longer (TensorFlow's library loading
+  during ``import tensorflow``), neither can run: then the console script's
+  supervisor process (:mod:`projector_tools.supervisor`) ends the command.
+  Under a supervisor the guard hands its message to it instead of printing
+  it, and the supervisor prints it once the command has left.
 
 Leaving with ``os._exit`` is safe because every file the package writes is
 crash-consistent on its own: exports switch over with atomic renames (tested
@@ -43,6 +48,10 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from projector_tools.supervisor import Link
 
 PROG = "projector-tools"
 INTERRUPTED_LINE = f"{PROG}: interrupted"
@@ -51,7 +60,7 @@ EXIT_STATUS = 130  # 128 + SIGINT, what shells report for a Ctrl-C'd command
 #: purpose: nothing on disk depends on the main thread's cleanup (see above),
 #: and the watchdog itself may wait for the GIL while a C extension holds it
 #: (measured: up to 1.4 s while TensorFlow's shared library loads on a 2-core
-#: machine at load 8), which the 2 s promise must absorb.
+#: machine at load 8); beyond that the supervisor's deadline takes over.
 GRACE_S = 0.5
 
 _hints: list[Callable[[], str]] = []
@@ -68,6 +77,7 @@ def resume_hint(make_hint: Callable[[], str]) -> Iterator[None]:
     ``KeyboardInterrupt`` before re-raising.
     """
     _hints.append(make_hint)
+    hints_changed()
     try:
         yield
     except BaseException as exc:
@@ -80,6 +90,17 @@ def resume_hint(make_hint: Callable[[], str]) -> Iterator[None]:
     finally:
         with contextlib.suppress(ValueError):
             _hints.remove(make_hint)
+        hints_changed()
+
+
+def hints_changed() -> None:
+    """Call when what a registered hint would say has changed (the trainer
+    after saving an epoch): a supervisor (:mod:`projector_tools.supervisor`)
+    that must cut the command off prints the latest hints."""
+    guard = _active
+    if guard is not None and guard.link is not None:
+        hints = guard._hint_lines()
+        guard.link.publish("".join(line + "\n" for line in hints))
 
 
 class InterruptGuard:
@@ -88,11 +109,14 @@ class InterruptGuard:
     ``owns_process`` (the console script, ``python -m``): leave with
     ``os._exit(130)`` and run the watchdog. Called in-process (tests, a
     notebook calling ``main([...])``) the guard only records the interruption
-    and :meth:`finish` returns 130.
+    and :meth:`finish` returns 130. Under a supervisor
+    (:func:`projector_tools.supervisor.supervise`), ``link`` is the pipe to
+    it: the report goes there and the supervisor prints it.
     """
 
-    def __init__(self, owns_process: bool, grace_s: float = GRACE_S):
+    def __init__(self, owns_process: bool, grace_s: float = GRACE_S, link: Link | None = None):
         self.owns_process = owns_process
+        self.link = link
         self.grace_s = grace_s
         self.first_at: float | None = None
         self.count = 0
@@ -128,6 +152,10 @@ class InterruptGuard:
             sys.unraisablehook = self._unraisable
         self._installed = True
         _active = self
+        if self.link is not None:
+            # Blocked since the fork: a Ctrl-C that came meanwhile is delivered
+            # now, to the handler above. Last, as it may raise KeyboardInterrupt.
+            self.link.release_signals()
         return self
 
     def uninstall(self) -> None:
@@ -222,7 +250,8 @@ class InterruptGuard:
         # other thread blocks here until the process is gone.
         try:
             message = "\n".join(self._hint_lines() + [INTERRUPTED_LINE]) + "\n"
-            _write_stderr(message)
+            if not (self.owns_process and self.link is not None and self.link.report(message)):
+                _write_stderr(message)
         finally:
             if self.owns_process:
                 for stream in (sys.stdout, sys.stderr):

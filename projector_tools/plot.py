@@ -163,8 +163,17 @@ def choose_labelled_rows(labels: Sequence[str], n: int, tokens: Sequence[str] = 
     return [first[lab] for lab in common[:n]]
 
 
+#: A column of at most this many distinct integers (e.g. ``cluster``, with
+#: ``-1`` for noise) is coloured by category, not on a scale.
+MAX_INTEGER_CATEGORIES = 20
+
+
 def color_values(values: Sequence[str | None]) -> np.ndarray | None:
-    """The column as floats when every present value is a number, else None."""
+    """The column as floats when it is numeric (a scale), else None (categories).
+
+    Every present value must be a number; a column of a few distinct
+    integers (cluster ids) counts as categories.
+    """
     out = np.full(len(values), np.nan)
     for i, v in enumerate(values):
         if v is None:
@@ -173,7 +182,12 @@ def color_values(values: Sequence[str | None]) -> np.ndarray | None:
             out[i] = float(v)
         except ValueError:
             return None
-    return out if np.isfinite(out).any() else None
+    present = out[np.isfinite(out)]
+    if present.size == 0:
+        return None
+    if np.all(present == np.round(present)) and len(np.unique(present)) <= MAX_INTEGER_CATEGORIES:
+        return None
+    return out
 
 
 def _draw_colored(fig, ax, xy: np.ndarray, values: Sequence[str | None], name: str) -> None:

@@ -51,7 +51,7 @@ from typing import Any
 
 from projector_tools import fsio
 from projector_tools.errors import InputError, LogdirError
-from projector_tools.interrupts import resume_hint
+from projector_tools.interrupts import hints_changed, resume_hint
 
 __all__ = ["TrainResult", "train", "configure_parser", "run_cli", "DEFAULTS"]
 
@@ -308,6 +308,7 @@ def _epoch_checkpoint_callback(manager, epoch_var, progress: dict[str, int]):
             epoch_var.assign(epoch + 1)
             manager.save(checkpoint_number=epoch + 1)
             progress["saved"] = epoch + 1  # a plain int: the interrupt hint reads it
+            hints_changed()  # and a supervisor that may have to print it learns it
 
     return EpochCheckpoint()
 
@@ -493,6 +494,7 @@ def train(
             ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
             initial_epoch = int(epoch_var.numpy())
             progress["saved"] = initial_epoch
+            hints_changed()
             _say(f"resuming from {manager.latest_checkpoint}: {initial_epoch} epochs done")
         elif resuming:
             _say("no checkpoint saved yet; training from epoch 0")

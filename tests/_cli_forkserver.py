@@ -1,7 +1,8 @@
 """Fork server for CLI processes: TensorFlow and Keras imported once, then each
 ``projector-tools`` command runs in a forked child, as the console script
 runs it (``sys.exit(main())`` with ``sys.argv`` set, so the child owns its
-process: interrupt guard, watchdog, ``os._exit``).
+process: supervisor, interrupt guard, watchdog, ``os._exit``), in its own
+process group.
 
 Protocol on stdin/stdout, one JSON object per line:
   request  {"argv": [...], "stdout": PATH, "stderr": PATH}
@@ -36,6 +37,7 @@ import projector_tools.trainer  # noqa: E402,F401
 
 
 def _child(req: dict) -> None:
+    os.setpgid(0, 0)  # its own process group, as a shell runs a job (Ctrl-C to the group)
     out = os.open(req["stdout"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     err = os.open(req["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     os.dup2(out, 1)

@@ -2,6 +2,10 @@
 server that imported TensorFlow once, waited on by their own output (never a
 fixed sleep), interrupted with SIGINT, and, when one hangs, made to dump
 every thread's Python stack (faulthandler on SIGUSR1) before it is killed.
+
+Each is a supervisor (the pid we start or the server forks) running the
+command in its child (see ``projector_tools.supervisor``); signals sent to
+the pid reach the command, and killing the pid kills the command too.
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ class CliRun:
         self.err_path = os.path.join(str(workdir), f"{name}.err")
         self.pid = 0
         self.started = 0.0
+        self.command_pid_at_signal: int | None = None
 
     def stdout(self) -> str:
         return _read(self.out_path)
@@ -75,10 +80,64 @@ class CliRun:
             time.sleep(POLL_S)
         self.dump_and_kill(f"{pattern!r} was not printed within {timeout:.0f} s")
 
-    def interrupt(self, limit: float = 2.0, hang: float = 15.0) -> Outcome:
-        """SIGINT; wait up to ``hang`` s for the exit (the test asserts ``limit``)."""
+    def command_pid(self, timeout: float = 60) -> int:
+        """The pid of the process running the command: the child of the
+        ``projector-tools`` supervisor (``self.pid``), found through /proc."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            child = child_of(self.pid)
+            if child is not None:
+                return child
+            if self.finished():
+                pytest.fail(f"exited before its command started:\n{self.stderr()[-3000:]}")
+            time.sleep(POLL_S)
+        self.dump_and_kill(f"no command process under the supervisor within {timeout:.0f} s")
+
+    def wait_for_main(self, timeout: float = 60) -> float:
+        """Poll until the CLI's ``main()`` runs the command: the command
+        process's interrupt watchdog thread exists (before that the
+        interpreter itself is starting, a window no Python program can cover)."""
+        deadline = time.monotonic() + timeout
+        pid = self.command_pid(timeout)
+        while time.monotonic() < deadline:
+            try:
+                if len(os.listdir(f"/proc/{pid}/task")) >= 2:
+                    return time.monotonic()
+            except FileNotFoundError:
+                pass
+            if self.finished():
+                pytest.fail(f"exited before main() ran:\n{self.stderr()[-3000:]}")
+            time.sleep(POLL_S)
+        self.dump_and_kill(f"main() did not start within {timeout:.0f} s")
+
+    def wait_for_tensorflow_loading(self, timeout: float = 120) -> float:
+        """Poll until TensorFlow's main shared library is mapped into the
+        command process: ``import tensorflow`` is loading it (the dynamic
+        loader holds the GIL for the rest of the load, up to seconds)."""
+        deadline = time.monotonic() + timeout
+        pid = self.command_pid(timeout)
+        while time.monotonic() < deadline:
+            try:
+                with open(f"/proc/{pid}/maps", encoding="utf-8", errors="replace") as f:
+                    if "libtensorflow_cc" in f.read():
+                        return time.monotonic()
+            except (FileNotFoundError, ProcessLookupError):
+                pass
+            if self.finished():
+                pytest.fail(f"exited before TensorFlow loaded:\n{self.stderr()[-3000:]}")
+            time.sleep(POLL_S / 2)
+        self.dump_and_kill(f"TensorFlow did not start loading within {timeout:.0f} s")
+
+    def interrupt(self, limit: float = 2.0, hang: float = 15.0, group: bool = False) -> Outcome:
+        """SIGINT to the ``projector-tools`` pid, or with ``group`` to its whole
+        process group (what a terminal's Ctrl-C does); wait up to ``hang`` s
+        for the exit (the test asserts ``limit``)."""
+        self.command_pid_at_signal = child_of(self.pid)
         t0 = time.monotonic()
-        os.kill(self.pid, signal.SIGINT)
+        if group:
+            os.killpg(self.pid, signal.SIGINT)
+        else:
+            os.kill(self.pid, signal.SIGINT)
         status = self.wait_exit(hang)
         if status is None:
             self.dump_and_kill(f"still alive {hang:.0f} s after SIGINT")
@@ -117,29 +176,14 @@ class FreshRun(CliRun):
         super().__init__(workdir, name)
         with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
             self.started = time.monotonic()
+            # Its own process group, as a shell runs a job: interrupt(group=True).
             self.proc = subprocess.Popen([sys.executable, "-c", BOOTSTRAP, *map(str, argv)],
                                          env=env or cli_env(), stdout=out, stderr=err,
-                                         stdin=subprocess.DEVNULL)
+                                         stdin=subprocess.DEVNULL, process_group=0)
         self.pid = self.proc.pid
 
     def finished(self) -> bool:
         return self.proc.poll() is not None
-
-    def wait_for_main(self, timeout: float = 60) -> float:
-        """Poll until the CLI's ``main()`` runs: its interrupt watchdog thread
-        exists (before that the interpreter itself is starting, a window no
-        Python program can cover)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if len(os.listdir(f"/proc/{self.pid}/task")) >= 2:
-                    return time.monotonic()
-            except FileNotFoundError:
-                pass
-            if self.finished():
-                pytest.fail(f"exited before main() ran:\n{self.stderr()[-3000:]}")
-            time.sleep(POLL_S)
-        self.dump_and_kill(f"main() did not start within {timeout:.0f} s")
 
     def wait_exit(self, timeout: float) -> int | None:
         try:
@@ -216,6 +260,21 @@ class ForkedRun(CliRun):
             if msg is not None:
                 self.status = msg["status"]
         return self.status
+
+
+def child_of(pid: int) -> int | None:
+    """A child process of ``pid`` (from /proc/*/stat), or None."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            return int(entry)
+    return None
 
 
 def _read(path: str) -> str:

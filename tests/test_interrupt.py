@@ -7,8 +7,12 @@ continues.
 The moments are chosen from the tool's own progress output (readiness
 signals, polled) plus a random offset into the phase that follows. The first
 two trials start a fresh interpreter (imports and TensorFlow's start-up
-included); the others are forked from a server that imported TensorFlow
-once, and run the CLI exactly as the console script does.
+included; the second is signalled while TensorFlow's library is being
+loaded, when no Python code of the command can run); the others are forked
+from a server that imported TensorFlow once, and run the CLI exactly as the
+console script does. Every command runs under its supervisor
+(``projector_tools.supervisor``), whose pass-through of statuses, output and
+signals is tested at the end.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -24,7 +29,7 @@ import time
 import numpy as np
 import pytest
 
-from cli_process import ForkServer, FreshRun, Outcome, cli_env
+from cli_process import HERE, POLL_S, ForkServer, FreshRun, Outcome, child_of, cli_env
 
 pytestmark = pytest.mark.slow
 
@@ -92,11 +97,15 @@ def test_train_interrupted_at_12_moments_then_resumes(tmp_path, server):
     # five start new runs; the seven training moments interrupt one run again
     # and again, each trial resuming it (`--resume`) and stopping in its
     # n-th epoch (its n-th "Epoch k/100" line), checkpoint save and export
-    # at the epoch's end included.
+    # at the epoch's end included. Odd trials signal the whole process group
+    # (a terminal's Ctrl-C: supervisor and command both get SIGINT), even ones
+    # the projector-tools pid only.
     moments = [
         ("fresh", "main", (0.0, 1.5)),  # main() started: parser, imports, TensorFlow's
-        ("fresh", r"^demo: \d+ train reviews", (0.0, 0.3)),  # data loaded
-        ("fork", r"^building a SubwordTextEncoder", (0.0, 0.4)),
+        # TensorFlow's library is being loaded: the loader holds the GIL for
+        # up to seconds, so only the supervisor can keep the 2 s bound.
+        ("fresh", "tensorflow", (0.0, 0.3)),
+        ("fork", r"^building a SubwordTextEncoder", (0.0, 0.4)),  # data loaded
         ("fork", r"^  vocabulary: search round", (0.0, 0.3)),
         ("fork", r"^encoded \d+ reviews", (0.0, 0.8)),  # model build, first batches
     ] + [("epoch", n, (0.0, 0.5)) for n in (1, 2, 1, 3, 1, 2, 1)]
@@ -112,20 +121,23 @@ def test_train_interrupted_at_12_moments_then_resumes(tmp_path, server):
         before = saved_epochs(logdir) if (logdir / "checkpoints").is_dir() else 0
         if ready == "main":
             run.wait_for_main()
+        elif ready == "tensorflow":
+            run.wait_for_tensorflow_loading()
         elif how == "epoch":
             run.wait_for(r"^Epoch \d+/100", count=ready)
         else:
             run.wait_for(ready)
         _sleep_into_phase(rng.uniform(lo, hi), run)
-        out = run.interrupt()
+        out = run.interrupt(group=i % 2 == 1)
         print(f"trial {i}: {how} {ready} +{time.monotonic() - run.started:.1f}s from start, "
-              f"exit {out.status} in {out.seconds:.2f}s")
+              f"SIGINT to the {'group' if i % 2 else 'pid'}, exit {out.status} in {out.seconds:.2f}s")
         assert_clean_interrupt(out, TRAIN_LINES)
-        if i >= 1:
+        if ready not in ("main", "tensorflow"):  # train() has started: it says how to go on
             assert any("--resume" in ln for ln in out.stderr.splitlines()), out.stderr[-2000:]
         if "--resume" in argv and before:
             assert f"{before} epochs done" in out.stderr  # it did continue the run
         assert_consistent(logdir)
+        _assert_gone(run)
 
     done = saved_epochs(chained)
     assert done >= 1, "no trial got past the first epoch"
@@ -139,6 +151,12 @@ def test_train_interrupted_at_12_moments_then_resumes(tmp_path, server):
     assert not [ln for ln in res.stderr.splitlines() if not TRAIN_LINES.match(ln)], res.stderr
     assert saved_epochs(chained) == done + 1
     assert_consistent(chained)
+
+
+def _assert_gone(run) -> None:
+    """The command process under the supervisor has ended too."""
+    if run.command_pid_at_signal is not None:
+        assert not os.path.exists(f"/proc/{run.command_pid_at_signal}"), "the command outlived its supervisor"
 
 
 def _sleep_into_phase(seconds: float, run, must_run: bool = True) -> bool:
@@ -235,3 +253,113 @@ def test_any_exception_after_the_sigint_is_the_interruption(capfd):
     assert rc == 130
     assert capfd.readouterr().err.splitlines() == [INTERRUPTED]
     assert signal.getsignal(signal.SIGINT) is previous
+
+
+# -- the supervisor --------------------------------------------------------
+
+
+class GilHolder:
+    """``tests/_gil_holder.py``: a supervised command stuck in C with the GIL."""
+
+    def __init__(self, tmp_path):
+        self.ready = tmp_path / "holding"
+        self.proc = subprocess.Popen([sys.executable, os.path.join(HERE, "_gil_holder.py"), str(self.ready)],
+                                     env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, process_group=0)
+        deadline = time.monotonic() + 60
+        while not self.ready.exists():
+            assert self.proc.poll() is None, self.proc.communicate()
+            if time.monotonic() > deadline:
+                self.proc.kill()
+                pytest.fail("the GIL holder did not start within 60 s")
+            time.sleep(POLL_S)
+        self.command = child_of(self.proc.pid)
+        assert self.command is not None and os.path.exists(f"/proc/{self.command}")
+
+    def signal(self, signum: int, group: bool = False) -> tuple[int, float, str, str]:
+        t0 = time.monotonic()
+        (os.killpg if group else os.kill)(self.proc.pid, signum)
+        try:
+            out, err = self.proc.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()  # the command follows (PR_SET_PDEATHSIG)
+            out, err = self.proc.communicate()
+            pytest.fail(f"still alive 15 s after signal {signum}: {err}")
+        return self.proc.returncode, time.monotonic() - t0, out, err
+
+    def assert_command_gone(self) -> None:
+        deadline = time.monotonic() + 5
+        while os.path.exists(f"/proc/{self.command}") and time.monotonic() < deadline:
+            time.sleep(POLL_S)  # a SIGKILL-ed process takes a moment to be torn down
+        assert not os.path.exists(f"/proc/{self.command}"), "the command outlived its supervisor"
+
+
+@pytest.mark.parametrize("group", [False, True], ids=["pid", "group"])
+def test_supervisor_ends_a_command_that_holds_the_gil(tmp_path, group):
+    """Nothing in the command can run (as while TensorFlow's library loads):
+    the supervisor prints the command's last hint and the line, once, 130."""
+    from _gil_holder import HINT
+
+    holder = GilHolder(tmp_path)
+    status, seconds, out, err = holder.signal(signal.SIGINT, group=group)
+    assert status == 130, err
+    assert seconds < LIMIT_S, seconds
+    assert err.splitlines() == [f"projector-tools: {HINT}", INTERRUPTED], err
+    assert out == f"{holder.command}\n"
+    holder.assert_command_gone()
+
+
+def test_supervisor_passes_other_signals_on_and_takes_the_command_with_it(tmp_path):
+    # SIGTERM: the command dies of it, and so does the supervisor, as the
+    # command alone would have (subprocess: -15; a shell: 143).
+    (tmp_path / "term").mkdir()
+    holder = GilHolder(tmp_path / "term")
+    status, _, _, err = holder.signal(signal.SIGTERM)
+    assert status == -signal.SIGTERM, err
+    assert err == ""
+    holder.assert_command_gone()
+    # SIGKILL of the supervisor (a job manager that knows only its pid): the
+    # command dies with it.
+    (tmp_path / "kill").mkdir()
+    holder = GilHolder(tmp_path / "kill")
+    status, _, _, _ = holder.signal(signal.SIGKILL)
+    assert status == -signal.SIGKILL
+    holder.assert_command_gone()
+
+
+def test_exit_statuses_and_output_pass_through_the_supervisor(tmp_path, capfd):
+    """The console script (supervisor + command) answers exactly as ``main``
+    run in this process: status, stdout and stderr."""
+    from projector_tools.cli import main
+    from projector_tools.quiet_tf import is_startup_line
+
+    vectors = tmp_path / "vectors.npy"
+    np.save(vectors, np.arange(24, dtype="float32").reshape(6, 4))
+    script = os.path.join(os.path.dirname(sys.executable), "projector-tools")
+    cmd = [script] if os.path.exists(script) else [sys.executable, "-m", "projector_tools.cli"]
+    cases = [
+        ["--help"],  # 0, usage on stdout
+        ["no-such-command"],  # 2, argparse's usage error
+        ["export", str(vectors), "--logdir", str(tmp_path / "run")],  # 0, the tool's output
+    ]
+    statuses = []
+    for argv in cases:
+        res = subprocess.run(cmd + argv, env=cli_env(), capture_output=True, text=True, timeout=300)
+        try:
+            rc = main(argv)
+        except SystemExit as exc:  # argparse
+            rc = exc.code
+        here = capfd.readouterr()
+        # (this process's TensorFlow runs unfiltered: TF_CPP_MIN_LOG_LEVEL=2 from conftest)
+        ours = [ln for ln in here.err.splitlines() if not is_startup_line(ln)]
+        assert (res.returncode, res.stdout, res.stderr.splitlines()) == (rc, here.out, ours), argv
+        statuses.append(res.returncode)
+    assert statuses == [0, 2, 0]
+    # An error: status 1; with --debug, the traceback passes through as well.
+    missing = str(tmp_path / "missing.npy")
+    res = subprocess.run(cmd + ["--debug", "export", missing, "--logdir", str(tmp_path / "r")],
+                         env=cli_env(), capture_output=True, text=True, timeout=300)
+    assert res.returncode == 1, res.stderr
+    assert "Traceback (most recent call last)" in res.stderr, res.stderr
+    assert res.stderr.splitlines()[-1].startswith("projector_tools.errors.SourceError: ")
+    assert missing in res.stderr.splitlines()[-1]

@@ -331,13 +331,20 @@ def test_cli_export_activations_csv_for_a_text_model(tmp_path, capsys):
     assert parsed.column("review")[1] == "an awful\\tfilm" and parsed.column("sentiment")[2] == "positive"
 
 
-def test_sprite_files_follow_the_switch(tmp_path):
+def test_sprite_files_follow_the_switch(tmp_path, monkeypatch):
     """Content-addressed like metadata: same images, same file; new images, a
-    new file written before the switch, and the old one removed after it; the
-    transitional config never pairs the old sprite with the new rows."""
-    from projector_tools import export_embeddings
+    new file written before the switch, and the old one kept while the
+    previous export is (a reader may have just read its config), removed
+    after the next; the transitional config never pairs the old sprite with
+    the new rows."""
+    from projector_tools import export, export_embeddings
     from projector_tools.export import _transitional_config
     from projector_tools.projector_config import SpriteRef, config_text, parse_config, sprite_of
+
+    monkeypatch.setattr(export, "RETAIN_RECENT_S", 0.0)  # only the previous export stays
+
+    def sprites() -> list[str]:
+        return sorted(n for n in os.listdir(run) if n.startswith("sprite-"))
 
     run = str(tmp_path / "run")
     x, images, _ = digits(30)
@@ -345,7 +352,9 @@ def test_sprite_files_follow_the_switch(tmp_path):
     assert export_embeddings(x, run, images=images)["embedding"].sprite_path == first
     second = export_embeddings(x, run, images=images[::-1])["embedding"].sprite_path
     assert second != first
-    assert sorted(n for n in os.listdir(run) if n.startswith("sprite-")) == [os.path.basename(second)]
+    assert sprites() == sorted([os.path.basename(first), os.path.basename(second)])
+    export_embeddings(x, run, images=images[::-1])
+    assert sprites() == [os.path.basename(second)]
     with open(os.path.join(run, "projector_config.pbtxt"), encoding="utf-8") as f:
         entry = parse_config(f.read()).embeddings[0]
     assert sprite_of(entry) == SpriteRef(os.path.basename(second), 8, 8)
