@@ -46,7 +46,6 @@ default mode, restart TensorBoard or open another tensor to see new values.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -56,7 +55,6 @@ from projector_tools import fsio
 from projector_tools.errors import InputError, ShapeMismatchError
 from projector_tools.export import (
     ExportResult,
-    child_runs,
     model_vocabulary_labels,
     normalize_metadata,
     prepare,
@@ -66,14 +64,13 @@ from projector_tools.export import (
 )
 from projector_tools.keras_layers import layer_weights, select_embedding_layers
 from projector_tools.metadata import Metadata
+from projector_tools.run_layout import HISTORY_NAME_RE as _HISTORY_RE
+from projector_tools.run_layout import KERAS_TRAIN_RUN, OWN_RUN, child_runs, history_name
 from projector_tools.run_lock import run_lock
 from projector_tools.sprite import Sprite
 
 __all__ = ["ProjectorCallback"]
 
-_HISTORY_RE = re.compile(r"^(?P<base>.+)@epoch(?P<epoch>\d+)$")
-KERAS_TRAIN_RUN = "train"
-OWN_RUN = "projector"
 
 
 def projector_run_dir(logdir: str) -> str:
@@ -204,7 +201,7 @@ class ProjectorCallback(keras.callbacks.Callback):
                 if m and m.group("base") in current and int(m.group("epoch")) != epoch:
                     tensors[name] = value
             for name, value in current.items():
-                tensors[f"{name}@epoch{epoch}"] = value
+                tensors[history_name(name, epoch)] = value
             tensors = dict(sorted(tensors.items(), key=_history_order))
             metas = {
                 name: self._metas[_HISTORY_RE.match(name).group("base")]

@@ -24,7 +24,6 @@ Readers see one tensor with its full shape.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Mapping
 
@@ -44,8 +43,7 @@ def write_checkpoint(prefix: str, tensors: Mapping[str, np.ndarray]) -> list[str
     """Write 2-D ``tensors`` as a V2 checkpoint at ``prefix``; return its files."""
     import tensorflow as tf
 
-    if "://" not in prefix:
-        os.makedirs(os.path.dirname(os.path.abspath(prefix)), exist_ok=True)
+    fsio.makedirs(fsio.dirname(fsio.absolute(prefix)))
     arrays = {name: np.asarray(value) for name, value in tensors.items()}
     big = {n: a for n, a in arrays.items() if a.nbytes > SLICE_BYTES and a.shape[0] > 1}
     if not big:
@@ -144,21 +142,3 @@ def latest_checkpoint(directory: str) -> str | None:
         return tf.train.latest_checkpoint(directory)
     except (tf.errors.OpError, ValueError):  # ValueError: a state file naming no path
         return None
-
-
-def state_file_text(relative_prefix: str, all_prefixes: list[str] | None = None) -> str:
-    """Text of a ``checkpoint`` state file pointing at ``relative_prefix``.
-
-    Relative paths make the run relocatable: TensorFlow resolves them
-    against the state file's directory.
-    """
-    lines = [f'model_checkpoint_path: "{_quote(relative_prefix)}"']
-    for p in all_prefixes or [relative_prefix]:
-        lines.append(f'all_model_checkpoint_paths: "{_quote(p)}"')
-    return "\n".join(lines) + "\n"
-
-
-def _quote(text: str) -> str:
-    from google.protobuf import text_encoding
-
-    return text_encoding.CEscape(text, as_utf8=True)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import os
 import sys
 from collections.abc import Sequence
 
@@ -131,7 +130,9 @@ def run_export(args: argparse.Namespace) -> int:
         for t in result.tensors:
             rows = f", {t.metadata_rows} label rows" if t.metadata_rows is not None else ", no labels"
             print(f"exported {t.name} {t.shape[0]}x{t.shape[1]}{rows}")
-        parent = os.path.dirname(os.path.abspath(result.logdir)) if "://" not in result.logdir else result.logdir
+        from projector_tools import fsio
+
+        parent = result.logdir if fsio.is_remote(result.logdir) else fsio.dirname(fsio.absolute(result.logdir))
         print(f"run: {result.logdir}")
         print(f"view: tensorboard --logdir {parent}")
     return 0

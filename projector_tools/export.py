@@ -43,12 +43,7 @@ from typing import Any
 import numpy as np
 
 from projector_tools import fsio
-from projector_tools.checkpoint import (
-    checkpoint_files,
-    read_tensor,
-    state_file_text,
-    write_checkpoint,
-)
+from projector_tools.checkpoint import checkpoint_files, read_tensor, write_checkpoint
 from projector_tools.errors import InputError, LogdirError, ShapeMismatchError, SourceError
 from projector_tools.keras_layers import is_keras_model, layer_weights, select_embedding_layers
 from projector_tools.matrix import as_matrix
@@ -61,17 +56,27 @@ from projector_tools.projector_config import (
     parse_config,
     sprite_of,
 )
+from projector_tools.run_layout import (
+    STATE_FILENAME,
+    child_runs,
+    current_export,
+    ensure_event_file,
+    export_name,
+    is_export_checkpoint_file,
+    is_metadata_file,
+    is_sprite_file,
+    metadata_filename,
+    parse_export_name,
+    sprite_filename,
+    state_file_text,
+    state_listed,
+)
 from projector_tools.sprite import Sprite, build_sprites
 from projector_tools.run_lock import RunLock, run_lock
 
 __all__ = ["ExportResult", "ExportedTensor", "export_embeddings", "DEFAULT_TENSOR_NAME"]
 
 DEFAULT_TENSOR_NAME = "embedding"
-CKPT_BASENAME = "embeddings"
-STATE_FILENAME = "checkpoint"
-# "./" appears only in the transitional state file of a switch (see write_run).
-_CKPT_RE = re.compile(r"^(?:\./)?(embeddings-(\d+)(?:_(\d+))?)$")
-_EVENT_MARK = "tfevents"
 # Pause between the transitional config and the state file's switch: a reader
 # that read the old config just before must have read the state file (the
 # old checkpoint) by then, so the old labels never meet the new checkpoint.
@@ -80,7 +85,6 @@ SWITCH_GRACE_S = 0.05
 # stay: a reader stalled between reading the config (or state file) and
 # opening what it names may be overtaken by several quick exports.
 RETAIN_RECENT_S = 10.0
-SPRITE_PREFIX = "sprite-"
 
 
 @dataclass(frozen=True)
@@ -351,52 +355,6 @@ def _mismatch(name: str, rows: int, labels: int) -> str:
 # Writing a run
 
 
-def _slug(name: str) -> str:
-    base = name.split("@")[0]
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", base).strip("_")[:60] or "tensor"
-
-
-def _is_event_file(name: str) -> bool:
-    return _EVENT_MARK in name and fsio.TMP_MARK not in name
-
-
-def child_runs(run_dir: str) -> list[str]:
-    """Direct subdirectories of ``run_dir`` that TensorBoard lists as runs."""
-    out = []
-    for name in fsio.listdir(run_dir):
-        path = fsio.join(run_dir, name)
-        if fsio.isdir(path) and any(_is_event_file(n) for n in fsio.listdir(path)):
-            out.append(name)
-    return sorted(out)
-
-
-def current_export(run_dir: str) -> tuple[str | None, int]:
-    """(relative checkpoint prefix, step) of the export now in ``run_dir``.
-
-    Raises :class:`LogdirError` when the run's ``checkpoint`` state file
-    belongs to something else (a training checkpoint), which an export would
-    otherwise clobber.
-    """
-    state_path = fsio.join(run_dir, STATE_FILENAME)
-    if not fsio.exists(state_path):
-        return None, 0
-    try:
-        text = fsio.read_text(state_path)
-    except UnicodeDecodeError:
-        text = ""  # not ours: refused below as an unreadable state file
-    match = re.search(r'model_checkpoint_path:\s*"([^"]*)"', text)
-    rel = match.group(1) if match else None
-    m = _CKPT_RE.match(rel or "")
-    if m is None:
-        raise LogdirError(
-            f"{run_dir!r} already holds another checkpoint ({rel or 'unreadable state file'}) "
-            "with its 'checkpoint' state file; TensorBoard reads one checkpoint per run, "
-            "so export into a run directory of its own, e.g. "
-            f"{fsio.join(run_dir, 'projector')!r}"
-        )
-    return m.group(1), int(m.group(2))
-
-
 def prune_exports(run_dir: str, *, lock_timeout: float | None = None) -> None:
     """Remove every export in ``run_dir`` but the current one (and stale temp files).
 
@@ -408,7 +366,7 @@ def prune_exports(run_dir: str, *, lock_timeout: float | None = None) -> None:
         if rel is None:
             return
         state_path = fsio.join(run_dir, STATE_FILENAME)
-        if fsio.read_text(state_path).count("all_model_checkpoint_paths:") > 1:
+        if len(state_listed(fsio.read_text(state_path))) > 1:
             text = state_file_text(rel, [rel])
             fsio.atomic_write(state_path, _never_shorter(text, _size(state_path)))
         if lock.still_held():
@@ -427,22 +385,12 @@ def read_current_tensors(run_dir: str) -> dict[str, np.ndarray]:
 
 
 def _unique_prefix(run_dir: str, step: int) -> str:
-    rel = f"{CKPT_BASENAME}-{step}"
+    rel = export_name(step)
     k = 0
     while checkpoint_files(fsio.join(run_dir, rel)):
         k += 1
-        rel = f"{CKPT_BASENAME}-{step}_{k}"
+        rel = export_name(step, k)
     return rel
-
-
-def _ensure_event_file(run_dir: str) -> None:
-    if any(_is_event_file(n) for n in fsio.listdir(run_dir)):
-        return
-    from tensorboard.summary.writer.event_file_writer import EventFileWriter
-
-    writer = EventFileWriter(run_dir)
-    writer.flush()
-    writer.close()
 
 
 def write_run(
@@ -497,7 +445,7 @@ def _write_run_locked(
     new_step = int(step) if step is not None else old_step + 1
     rel_prefix = _unique_prefix(logdir, new_step)
 
-    _ensure_event_file(logdir)
+    ensure_event_file(logdir)
 
     # The switch-over. TensorBoard reads the config and the state file
     # independently, so no single rename can switch both. Every pair a reader
@@ -717,11 +665,11 @@ def _write_metadata(logdir: str, name: str, meta: Metadata) -> str:
         fsio.remove(path_tmp)
         raise
     short = digest.hexdigest()[:12]
-    same = [n for n in fsio.listdir(logdir) if n.startswith("metadata-") and n.endswith(f"-{short}.tsv")]
+    same = [n for n in fsio.listdir(logdir) if is_metadata_file(n, short)]
     if same:
         fsio.remove(path_tmp)
         return same[0]
-    fname = f"metadata-{_slug(name)}-{short}.tsv"
+    fname = metadata_filename(name, short)
     fsio.rename(path_tmp, fsio.join(logdir, fname))
     return fname
 
@@ -733,7 +681,7 @@ def _write_sprite(logdir: str, name: str, sprite: Sprite) -> str:
     name (an unchanged sprite keeps its file), before the switch-over.
     """
     short = hashlib.sha1(sprite.png).hexdigest()[:12]
-    fname = f"{SPRITE_PREFIX}{_slug(name)}-{short}.png"
+    fname = sprite_filename(name, short)
     path = fsio.join(logdir, fname)
     if not fsio.exists(path):
         tmp = fsio.tmp_name(path)
@@ -754,8 +702,8 @@ def _previous_prefixes(logdir: str, old_rel: str | None, keep: int) -> list[str]
         text = fsio.read_text(fsio.join(logdir, STATE_FILENAME))
     except (fsio.errors().NotFoundError, UnicodeDecodeError):
         return [old_rel]
-    listed = re.findall(r'all_model_checkpoint_paths:\s*"([^"]*)"', text) or [old_rel]
-    listed = [m.group(1) for m in map(_CKPT_RE.match, listed) if m]
+    listed = state_listed(text) or [old_rel]
+    listed = [m[0] for m in map(parse_export_name, listed) if m]
     listed = [p for p in listed if checkpoint_files(fsio.join(logdir, p))]
     return listed[-keep:]
 
@@ -799,7 +747,7 @@ def _cleanup(
     recent_stems: dict[str, bool] = {}
     for name in fsio.listdir(logdir):
         path = fsio.join(logdir, name)
-        if name.startswith(f"{CKPT_BASENAME}-"):
+        if is_export_checkpoint_file(name):
             stem = name.split(".", 1)[0]
             intact = (name.endswith(".index") or re.search(r"\.data-\d+-of-\d+$", name)) and (
                 "tempstate" not in name and fsio.TMP_MARK not in name
@@ -812,9 +760,7 @@ def _cleanup(
                 if recent_stems[stem]:
                     continue
             fsio.remove(path)
-        elif (name.startswith("metadata-") and name.endswith(".tsv")) or (
-            name.startswith(SPRITE_PREFIX) and name.endswith(".png")
-        ):
+        elif is_metadata_file(name) or is_sprite_file(name):
             if name not in keep_files and not recent(path):
                 fsio.remove(path)
         elif fsio.TMP_MARK in name:

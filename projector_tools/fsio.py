@@ -7,6 +7,7 @@ reader sees the old file or the new one, never half of one.
 
 from __future__ import annotations
 
+import os
 import posixpath
 import uuid
 
@@ -37,13 +38,39 @@ def join(base: str, *parts: str) -> str:
     """Join path parts; ``posixpath`` for URLs, ``os.path`` otherwise."""
     if is_remote(base):
         return posixpath.join(base, *parts)
-    import os
-
     return os.path.join(base, *parts)
 
 
 def basename(path: str) -> str:
-    return posixpath.basename(path.rstrip("/")) if is_remote(path) else __import__("os").path.basename(path)
+    return posixpath.basename(path.rstrip("/")) if is_remote(path) else os.path.basename(path)
+
+
+def dirname(path: str) -> str:
+    """The directory part of ``path``; ``posixpath`` for URLs, ``os.path`` otherwise."""
+    return posixpath.dirname(path) if is_remote(path) else os.path.dirname(path)
+
+
+def normpath(path: str) -> str:
+    """``path`` with ``..``, ``.`` and doubled separators resolved (no symlinks);
+    ``posixpath`` after the ``scheme://`` of a URL."""
+    if is_remote(path):
+        scheme, rest = path.split("://", 1)
+        return scheme + "://" + posixpath.normpath(rest)
+    return os.path.normpath(path)
+
+
+def absolute(path: str) -> str:
+    """``path`` made absolute against the working directory (URLs are already)."""
+    return path if is_remote(path) else os.path.abspath(path)
+
+
+def makedirs(path: str) -> None:
+    """Create directory ``path`` and its parents (fine when it exists); a
+    failure is a :class:`LogdirError` naming the path and the cause."""
+    try:
+        gfile().makedirs(path)
+    except errors().OpError as exc:
+        raise LogdirError(f"cannot create directory {path!r}: {reason(exc)}") from exc
 
 
 def exists(path: str) -> bool:

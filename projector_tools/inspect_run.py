@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import os
 import posixpath
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,12 +45,8 @@ from projector_tools import fsio
 from projector_tools.errors import InputError, LogdirError, OutsideLogdirError, SourceError
 from projector_tools.metadata import ParsedTSV, parse_projector_tsv
 from projector_tools.projector_config import CONFIG_FILENAME
+from projector_tools.run_layout import PLUGIN_ASSETS, STATE_FILENAME, is_event_file, state_paths
 
-EVENT_MARK = "tfevents"
-STATE_FILENAME = "checkpoint"
-# The plugin-assets directory (metadata.PLUGINS_DIR / PLUGIN_ASSETS_NAME in
-# TensorBoard 2.21), *not* plugins/projector.
-PLUGIN_ASSETS = ("plugins", "org_tensorflow_tensorboard_projector")
 OPTIMIZER_SLOT = ".OPTIMIZER_SLOT"
 
 
@@ -92,7 +87,7 @@ class RunView:
 
     @property
     def config_dir(self) -> str:
-        return _dirname(self.config_path) if self.config_path else self.dir
+        return fsio.dirname(self.config_path) if self.config_path else self.dir
 
     def stays_inside(self, path: str) -> bool:
         """True when ``path`` (already resolved) may be read: inside the logdir."""
@@ -101,17 +96,6 @@ class RunView:
     def note_outside(self, what: str, path: str) -> None:
         if (what, path) not in self.outside:
             self.outside.append((what, path))
-
-
-def _dirname(path: str) -> str:
-    return posixpath.dirname(path) if fsio.is_remote(path) else os.path.dirname(path)
-
-
-def _normpath(path: str) -> str:
-    if fsio.is_remote(path):
-        scheme, rest = path.split("://", 1)
-        return scheme + "://" + posixpath.normpath(rest)
-    return os.path.normpath(path)
 
 
 def is_absolute(path: str) -> bool:
@@ -140,8 +124,8 @@ def inside_logdir(path: str, logdir: str) -> bool:
     if fsio.is_remote(path) or fsio.is_remote(logdir):
         if not (fsio.is_remote(path) and fsio.is_remote(logdir)):
             return False
-        base = _normpath(logdir).rstrip("/")
-        target = _normpath(path).rstrip("/")
+        base = fsio.normpath(logdir).rstrip("/")
+        target = fsio.normpath(path).rstrip("/")
         return target == base or target.startswith(base + "/")
     base = os.path.realpath(os.path.expanduser(logdir))
     target = os.path.realpath(os.path.expanduser(path))
@@ -170,10 +154,6 @@ def checkpoint_inside(prefix: str, logdir: str | None) -> bool:
     if not inside_logdir(prefix, logdir):
         return False
     return all(inside_logdir(f, logdir) for f in fsio.gfile().glob(prefix + ".*"))
-
-
-def is_event_file(name: str) -> bool:
-    return EVENT_MARK in name and fsio.TMP_MARK not in name
 
 
 # --------------------------------------------------------------------------
@@ -235,17 +215,17 @@ def state_file_paths(directory: str, logdir: str | None = None) -> list[str]:
         text = fsio.read_text(path)
     except Exception:  # noqa: BLE001
         return []
-    return re.findall(r'(?:all_)?model_checkpoint_paths?:\s*"((?:[^"\\]|\\.)*)"', text)
+    return state_paths(text)
 
 
 def parent_dir(path: str) -> str:
-    return _normpath(fsio.join(path, os.pardir))
+    return fsio.normpath(fsio.join(path, os.pardir))
 
 
 def _assets_dir_to_run_dir(assets_dir: str) -> str:
     # As the plugin does (_assets_dir_to_logdir): any '/plugins/' in the path.
     if "/" + PLUGIN_ASSETS[0] + "/" in assets_dir.replace("\\", "/"):
-        return _normpath(fsio.join(assets_dir, os.pardir, os.pardir))
+        return fsio.normpath(fsio.join(assets_dir, os.pardir, os.pardir))
     return assets_dir
 
 
@@ -295,7 +275,7 @@ def inspect_pair(name: str, assets_dir: str, has_events: bool, logdir: str | Non
             pckpt, perr = (latest_checkpoint_of(parent, logdir) if view.stays_inside(parent)
                            else (None, None))
             if pckpt:
-                view.checkpoint, view.checkpoint_source = _normpath(pckpt), "parent"
+                view.checkpoint, view.checkpoint_source = fsio.normpath(pckpt), "parent"
             view.checkpoint_error = err or perr
     if view.checkpoint and not checkpoint_inside(view.checkpoint, logdir):
         what = ("model_checkpoint_path" if view.checkpoint_source == "config"
@@ -351,7 +331,8 @@ def _collect_config_entries(view: RunView) -> None:
                 view.note_outside(f"{what} of tensor {name!r}", p)
 
 
-def _canonical(name: str) -> str:
+def canonical_tensor_name(name: str) -> str:
+    """``name`` as the plugin compares tensor names: with its ``:0`` output index."""
     return name if ":" in name else name + ":0"
 
 
@@ -367,7 +348,7 @@ def _add_checkpoint_tensors(view: RunView) -> None:
     for tname, shape in view.shapes.items():
         if len(shape) != 2 or OPTIMIZER_SLOT in tname:
             continue
-        found = next((e for e in view.embeddings if _canonical(e.name) == _canonical(tname)), None)
+        found = next((e for e in view.embeddings if canonical_tensor_name(e.name) == canonical_tensor_name(tname)), None)
         if found is None:
             found = EmbeddingView(
                 name=tname, metadata_path=special.metadata_path if special else None
@@ -409,14 +390,14 @@ def resolve_asset(view: RunView, path: str) -> str:
     expanded = os.path.expanduser(path) if not fsio.is_remote(path) else path
     if is_absolute(expanded):
         return expanded
-    return _normpath(fsio.join(view.config_dir, expanded))
+    return fsio.normpath(fsio.join(view.config_dir, expanded))
 
 
 def asset_outside_config_dir(view: RunView, path: str) -> bool:
     """True when the plugin refuses ``path`` (it resolves outside the config dir)."""
     resolved = resolve_asset(view, path)
     if fsio.is_remote(resolved):
-        base = _normpath(view.config_dir).rstrip("/") + "/"
+        base = fsio.normpath(view.config_dir).rstrip("/") + "/"
         return not resolved.startswith(base)
     base = os.path.realpath(view.config_dir)
     try:
@@ -448,8 +429,14 @@ def inspect_pairs(logdir: str) -> list[RunView]:
 
 def inspect_logdir(logdir: str) -> list[RunView]:
     """One view per run name: the pair whose config TensorBoard ends up using."""
+    return used_views(inspect_pairs(logdir))
+
+
+def used_views(pairs: list[RunView]) -> list[RunView]:
+    """Of the pairs of :func:`inspect_pairs`, the one per run name whose
+    config TensorBoard ends up using (a listed pair wins; else the last)."""
     views: dict[str, RunView] = {}
-    for view in inspect_pairs(logdir):
+    for view in pairs:
         previous = views.get(view.name)
         if previous is None or view.listed or not previous.listed:
             views[view.name] = view
@@ -501,7 +488,7 @@ def read_matrix(view: RunView, ev: EmbeddingView) -> np.ndarray:
             f"the checkpoint {view.checkpoint!r} of run {view.name!r} leads outside the logdir "
             f"{view.logdir!r}; a path read from a run is not followed outside it"
         )
-    key = next((k for k in view.shapes if _canonical(k) == _canonical(ev.name)), ev.name)
+    key = next((k for k in view.shapes if canonical_tensor_name(k) == canonical_tensor_name(ev.name)), ev.name)
     return np.asarray(read_tensor(view.checkpoint, key), dtype=np.float32)
 
 
@@ -517,7 +504,7 @@ def choose_tensor(
             f"`projector-tools doctor {logdir}` to see why"
         )
     if run is not None:
-        match = [v for v in views if v.name == run or _normpath(v.dir) == _normpath(run)]
+        match = [v for v in views if v.name == run or fsio.normpath(v.dir) == fsio.normpath(run)]
         if not match:
             raise InputError(
                 f"no Projector run {run!r} in {logdir!r}; runs: {', '.join(v.name for v in views)}"

@@ -290,6 +290,16 @@ class ParsedTSV:
         return out
 
 
+def is_skipped_line(line: str) -> bool:
+    """True for a metadata line the browser skips: empty once JavaScript's
+    ``trim()`` has removed its whitespace.
+
+        >>> is_skipped_line(" \u3000"), is_skipped_line("a")
+        (True, False)
+    """
+    return not line.strip(_JS_WHITESPACE)
+
+
 def parse_projector_tsv(text: str | bytes) -> ParsedTSV:
     """Parse metadata exactly as the Projector's browser code does.
 
@@ -305,7 +315,7 @@ def parse_projector_tsv(text: str | bytes) -> ParsedTSV:
     rows: list[tuple[str, ...]] = []
     first = True
     for line in text.split("\n"):
-        if not line.strip(_JS_WHITESPACE):
+        if is_skipped_line(line):
             continue
         if first:
             first = False

@@ -49,6 +49,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from projector_tools import fsio
 from projector_tools.errors import InputError, LogdirError
 from projector_tools.interrupts import hints_changed, resume_hint
 
@@ -367,7 +368,7 @@ def train(
     is written into ``logdir``.
     """
     logdir = os.path.expanduser(str(logdir))
-    if "://" in logdir:
+    if fsio.is_remote(logdir):
         raise LogdirError(f"train writes a local run directory; {logdir!r} is remote (export to it afterwards)")
     given = {
         "dataset": dataset, "data_dir": data_dir, "data_csv": data_csv,
