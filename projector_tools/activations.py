@@ -360,7 +360,7 @@ def read_inputs(path: str, text_column: str | None = None) -> tuple[Any, Metadat
     except UnicodeDecodeError as exc:
         raise SourceError(f"{path!r} is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     if lower.endswith((".csv", ".tsv", ".tab")):
-        from projector_tools.data import TEXT_COLUMNS, _pick_column
+        from projector_tools.data import TEXT_COLUMNS, pick_column
 
         delimiter = "\t" if lower.endswith((".tsv", ".tab")) else ","
         csv.field_size_limit(2**31 - 1)
@@ -368,7 +368,7 @@ def read_inputs(path: str, text_column: str | None = None) -> tuple[Any, Metadat
         if len(rows) < 2:
             raise SourceError(f"{path!r} needs a header row and at least one row of text")
         header, body = rows[0], rows[1:]
-        ti = _pick_column(header, text_column, TEXT_COLUMNS, "text", "--text-column", path)
+        ti = pick_column(header, text_column, TEXT_COLUMNS, "text", "--text-column", path)
         body = [r + [""] * (len(header) - len(r)) for r in body]
         texts = [r[ti] for r in body]
         return texts, Metadata({h or f"column{i}": [r[i] for r in body] for i, h in enumerate(header)})

@@ -265,7 +265,7 @@ TEXT_COLUMNS = ("text", "review", "reviews", "sentence", "content", "comment", "
 LABEL_COLUMNS = ("label", "sentiment", "polarity", "class", "target", "labels")
 
 
-def _pick_column(header: Sequence[str], wanted: str | None, candidates: Sequence[str], what: str, flag: str, path: str) -> int:
+def pick_column(header: Sequence[str], wanted: str | None, candidates: Sequence[str], what: str, flag: str, path: str) -> int:
     norm = [h.strip().lower() for h in header]
     if wanted is not None:
         if wanted in header:
@@ -329,8 +329,8 @@ def load_csv(
         raise SourceError(f"CSV file {path!r} is empty") from None
     except csv.Error as exc:
         raise SourceError(f"{path!r} is not a readable CSV file ({exc})") from None
-    ti = _pick_column(header, text_column, TEXT_COLUMNS, "review text", "--text-column", path)
-    li = _pick_column(header, label_column, LABEL_COLUMNS, "label", "--label-column", path)
+    ti = pick_column(header, text_column, TEXT_COLUMNS, "review text", "--text-column", path)
+    li = pick_column(header, label_column, LABEL_COLUMNS, "label", "--label-column", path)
     if ti == li:
         raise SourceError(f"text and label columns of {path!r} are the same column {header[ti]!r}")
     norm = [h.strip().lower() for h in header]
