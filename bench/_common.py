@@ -64,6 +64,10 @@ def machine() -> dict[str, Any]:
     except ImportError:
         pass
     try:
+        info["load_average_1_5_15"] = [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        pass
+    try:
         with open("/proc/meminfo") as f:
             info["mem_total_gib"] = round(int(f.readline().split()[1]) / 2**20, 1)
     except OSError:

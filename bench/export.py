@@ -149,6 +149,7 @@ def main(argv=None) -> int:
         big = args.rows * args.dims >= 100_000_000
         name = "export_1m.json" if big else "export.json"
         args.out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", name)
+    load_before = [round(x, 2) for x in os.getloadavg()]
     root = tempfile.mkdtemp(prefix="pt-bench-export-", dir=args.workdir)
     runs: dict[str, list[dict]] = {m: [] for m in methods}
     try:
@@ -212,6 +213,7 @@ def main(argv=None) -> int:
         "command": "python bench/export.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "rows": args.rows, "dims": args.dims, "array_bytes": array_bytes,
         "repeat": args.repeat, "machine": machine(), "methods": summary, "ratios": ratios,
+        "load_average_before": load_before,
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     })
     return 0

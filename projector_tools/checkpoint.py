@@ -7,13 +7,17 @@ as it is, instead of the object paths
 which works on every TensorFlow filesystem (``ram://`` included, where
 ``tf.train.load_checkpoint`` mistakes a prefix for a directory).
 
-Writing uses TensorFlow's own ops. ``tf.raw_ops.SaveV2`` copies each tensor
-it is given (a numpy buffer is rarely aligned enough to be shared), which
-for one large matrix means a second full copy in memory and seconds of
-work. A large matrix is therefore saved in row slices of
-:data:`SLICE_BYTES`, each slice into a temporary checkpoint of its own, and
-``tf.raw_ops.MergeV2Checkpoints`` joins them into one checkpoint (one
-``.data`` shard per slice): peak memory grows by one slice, not one matrix.
+Writing uses TensorFlow's own ops. ``tf.raw_ops.SaveV2`` given a numpy
+array copies it into a fresh tensor first, which for one large matrix means
+a second full copy in memory and seconds of work. A large matrix is
+therefore saved in row slices of :data:`SLICE_BYTES`, each slice into a
+temporary checkpoint of its own, and ``tf.raw_ops.MergeV2Checkpoints`` joins
+them into one checkpoint (one ``.data`` shard per slice; the merge renames
+the shards and writes one index, it copies no data). Each slice is handed
+over through DLPack (``tf.experimental.dlpack``), which shares the array's
+memory instead of copying it; slice boundaries are placed so that TensorFlow
+accepts the slices as aligned (see :func:`_slices`, :func:`_tensor`). Peak
+memory grows by at most one slice, not one matrix.
 Readers see one tensor with its full shape.
 
     >>> write_checkpoint("/tmp/ckpt/emb", {"embedding": np.eye(3, dtype="float32")})
@@ -24,6 +28,7 @@ Readers see one tensor with its full shape.
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Mapping
 
@@ -34,6 +39,9 @@ from projector_tools.errors import SourceError
 
 # A tensor larger than this is saved in row slices of about this size.
 SLICE_BYTES = 16 << 20
+# TensorFlow's tensor alignment (EIGEN_MAX_ALIGN_BYTES); see _tensor.
+_ALIGN = 64
+_SHARED_DTYPES = (np.dtype(np.float32),)
 # Temporary slice checkpoints carry this mark (see fsio.TMP_MARK) so that an
 # interrupted export's leftovers are recognised and cleaned up.
 _PART_MARK = ".tmp-pt-part-"
@@ -63,12 +71,10 @@ def write_checkpoint(prefix: str, tensors: Mapping[str, np.ndarray]) -> list[str
             _save(parts[-1], small)
         for name, arr in big.items():
             rows, dims = arr.shape
-            step = max(1, SLICE_BYTES // max(1, arr.itemsize * dims))
-            for start in range(0, rows, step):
-                block = arr[start : start + step]
-                spec = f"{rows} {dims} {start},{len(block)}:-"
+            for start, stop in _slices(arr):
+                spec = f"{rows} {dims} {start},{stop - start}:-"
                 parts.append(part_prefix())
-                _save(parts[-1], [(name, spec, block)])
+                _save(parts[-1], [(name, spec, arr[start:stop])])
         tf.raw_ops.MergeV2Checkpoints(
             checkpoint_prefixes=parts, destination_prefix=prefix, delete_old_dirs=False
         )
@@ -79,6 +85,46 @@ def write_checkpoint(prefix: str, tensors: Mapping[str, np.ndarray]) -> list[str
     return checkpoint_files(prefix)
 
 
+def _slices(arr: np.ndarray) -> list[tuple[int, int]]:
+    """Row ranges ``[start, stop)`` of about :data:`SLICE_BYTES` each.
+
+    Where the rows allow it, every range but a short first one starts on a
+    :data:`_ALIGN`-byte boundary, so that :func:`_save` can hand it to
+    TensorFlow without a copy.
+    """
+    rows = arr.shape[0]
+    row_bytes = max(1, arr.itemsize * int(np.prod(arr.shape[1:])))
+    unit = _ALIGN // math.gcd(row_bytes, _ALIGN)  # rows after which the alignment repeats
+    base = arr.ctypes.data
+    head = next((k for k in range(unit) if (base + k * row_bytes) % _ALIGN == 0), None)
+    if head is None or not arr.flags.c_contiguous:
+        head, unit = 0, 1
+    step = max(unit, SLICE_BYTES // row_bytes // unit * unit)
+    bounds = [0] + list(range(head, rows, step)) + [rows]
+    return [(a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
+
+
+def _tensor(arr: np.ndarray):
+    """``arr`` as SaveV2 takes it: shared through DLPack when TensorFlow allows.
+
+    TensorFlow copies a numpy array it is given into a fresh buffer (a full
+    second copy of every slice, and the page faults of a new allocation each
+    time). ``tf.experimental.dlpack.from_dlpack`` wraps the array's memory
+    instead; TensorFlow requires a tensor's data to be :data:`_ALIGN`-byte
+    aligned, so only such C-contiguous, writable (DLPack cannot mark read-only
+    memory) arrays are shared; others are passed as they are.
+    """
+    if not (arr.flags.c_contiguous and arr.flags.writeable
+            and arr.ctypes.data % _ALIGN == 0 and arr.dtype in _SHARED_DTYPES):
+        return arr
+    import tensorflow as tf
+
+    try:
+        return tf.experimental.dlpack.from_dlpack(arr.__dlpack__())
+    except (BufferError, TypeError, ValueError, tf.errors.InvalidArgumentError):
+        return arr
+
+
 def _save(prefix: str, items: list[tuple[str, str, np.ndarray]]) -> None:
     import tensorflow as tf
 
@@ -86,7 +132,7 @@ def _save(prefix: str, items: list[tuple[str, str, np.ndarray]]) -> None:
         prefix=prefix,
         tensor_names=[n for n, _, _ in items],
         shape_and_slices=[spec for _, spec, _ in items],
-        tensors=[a for _, _, a in items],
+        tensors=[_tensor(a) for _, _, a in items],
     )
 
 

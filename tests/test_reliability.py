@@ -303,7 +303,9 @@ def test_sliced_checkpoint_reads_like_a_whole_one(tmp_path, monkeypatch, root):
     assert [os.path.basename(f) for f in whole] == ["ckpt.data-00000-of-00001", "ckpt.index"]
     monkeypatch.setattr(checkpoint, "SLICE_BYTES", 7 * 4 * 64)  # 64-row slices: 5 of them
     sliced = checkpoint.write_checkpoint(base + "/sliced/ckpt", tensors)
-    assert len([f for f in sliced if ".data-" in f]) == 6  # the small tensor + 5 slices
+    # the small tensor + 5 slices, and a first slice of a few rows where the
+    # array's start is not 64-byte aligned (checkpoint._slices)
+    assert len([f for f in sliced if ".data-" in f]) in (6, 7)
     # no temporary slice checkpoint is left behind
     assert sorted(tf.io.gfile.listdir(base + "/sliced")) == sorted(os.path.basename(f) for f in sliced)
     for prefix in (base + "/whole/ckpt", base + "/sliced/ckpt"):
