@@ -187,7 +187,9 @@ def test_projector_shows_keras_callback_logdir_after_doctor_fix(tensorboard, bro
     logdir, vocab = keras_callback_logdir(tmp_path)
     from projector_tools.cli import main
 
-    assert main(["doctor", str(logdir), "--fix"]) == 0
+    # Keras names the vocabulary by its absolute path, outside the logdir:
+    # doctor reads it only when the user names it (--vocab), as a person would
+    assert main(["doctor", str(logdir), "--fix", "--vocab", str(tmp_path / "vocab.tsv")]) == 0
     tb = tensorboard(logdir)
     assert tb.wait_for_projector_runs() == ["train"]
     page, frame = open_projector(browser, tb.url)

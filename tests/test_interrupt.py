@@ -39,7 +39,7 @@ INTERRUPTED = "projector-tools: interrupted"
 TRAIN_LINES = re.compile(
     r"^(projector-tools: .*|demo: \d+ train reviews.*|building a SubwordTextEncoder .*"
     r"|  vocabulary: .*|vocabulary: .*|  encoded .*|encoded \d+ reviews .*|resuming from .*"
-    r"|no checkpoint saved yet.*|--resume: nothing to resume.*)$"
+    r"|no checkpoint saved yet.*|--resume: nothing to resume.*|token statistics .*)$"
 )
 
 
