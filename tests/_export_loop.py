@@ -11,6 +11,7 @@ export's metadata is always detected.
 from __future__ import annotations
 
 import os
+import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -38,6 +39,10 @@ def export_forever(logdir: str, first_k: int, started) -> None:
         matrix, labels = export_number(k, rows)
         export_embeddings(matrix, logdir, metadata=labels)
         k += 1
+        # A writer between exports (a training loop between epochs): without
+        # this gap, the 250 ms switch grace inside every export leaves too few
+        # kills landing between exports for the test's phase coverage.
+        time.sleep(0.1)
 
 
 def export_n_times(logdir: str, first_k: int, n: int, go, results, lock_timeout=None) -> None:
