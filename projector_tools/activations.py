@@ -360,7 +360,7 @@ def read_inputs(path: str, text_column: str | None = None) -> tuple[Any, Metadat
     except UnicodeDecodeError as exc:
         raise SourceError(f"{path!r} is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     if lower.endswith((".csv", ".tsv", ".tab")):
-        from projector_tools.data import TEXT_COLUMNS, pick_column
+        from projector_tools.csv_reviews import TEXT_COLUMNS, pick_column
 
         delimiter = "\t" if lower.endswith((".tsv", ".tab")) else ","
         csv.field_size_limit(2**31 - 1)

@@ -15,19 +15,17 @@ import time
 import pytest
 
 from projector_tools import demo_corpus
+from projector_tools.aclimdb import load_aclimdb
+from projector_tools.csv_reviews import load_csv, parse_label
 from projector_tools.data import (
-    IMDB_ARCHIVE,
     build_encoder,
-    clean_review,
     encode_texts,
-    load_aclimdb,
-    load_csv,
     load_dataset,
     load_encoder,
-    load_imdb_tfds,
-    parse_label,
     save_encoder,
 )
+from projector_tools.imdb_tfds import IMDB_ARCHIVE, load_imdb_tfds
+from projector_tools.text_data import clean_review
 from projector_tools.errors import DatasetUnavailableError, InputError, SourceError
 
 # Messy review text written for these tests: HTML breaks, quotes of every

@@ -253,7 +253,7 @@ def test_trained_csv_run_has_token_statistics_and_review_points(tmp_path, tensor
     no real IMDB text ships with any installed package and there is no
     network) colours by positivity and shows its validation reviews."""
     from projector_tools.cli import main
-    from projector_tools.data import clean_review
+    from projector_tools.text_data import clean_review
     from projector_tools.demo_corpus import demo_reviews
     from projector_tools.review_points import shorten
 

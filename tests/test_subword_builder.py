@@ -15,7 +15,8 @@ import pytest
 tfds = pytest.importorskip("tensorflow_datasets")
 
 from projector_tools import InputError, build_subword_encoder  # noqa: E402
-from projector_tools.data import build_encoder, load_csv, load_dataset  # noqa: E402
+from projector_tools.csv_reviews import load_csv  # noqa: E402
+from projector_tools.data import build_encoder, load_dataset  # noqa: E402
 from projector_tools.subword_builder import _prefix_counts, token_counts  # noqa: E402
 
 SubwordTextEncoder = tfds.deprecated.text.SubwordTextEncoder
