@@ -24,12 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from projector_tools.keras_archive import (
-    ConfigLayer,
-    KerasArchive,
-    is_embedding,
-    model_layers,
-)
+from projector_tools.keras_archive import KerasArchive
+from projector_tools.keras_config import ConfigLayer, is_embedding, model_layers
 from projector_tools.metadata import Metadata, vocabulary_metadata
 
 __all__ = ["archive_lookup_metadata", "lookup_layer_metadata", "model_lookup_metadata"]
