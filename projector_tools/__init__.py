@@ -29,8 +29,8 @@ from projector_tools.errors import (
 # ``import projector_tools`` stays cheap, so that the CLI installs its Ctrl-C
 # handling before any heavy import (numpy, TensorFlow) starts.
 _LAZY = {
-    "ExportedTensor": "projector_tools.export",
-    "ExportResult": "projector_tools.export",
+    "ExportedTensor": "projector_tools.run_writer",
+    "ExportResult": "projector_tools.run_writer",
     "export_embeddings": "projector_tools.export",
     "Metadata": "projector_tools.metadata",
     "escape_label": "projector_tools.metadata",

@@ -44,7 +44,8 @@ from typing import Any, Union
 import numpy as np
 
 from projector_tools.errors import InputError, SourceError
-from projector_tools.export import ExportResult, check_tensor_name, prepare, write_run
+from projector_tools.export import check_tensor_name, prepare
+from projector_tools.run_writer import ExportResult, write_run
 from projector_tools.metadata import Metadata, as_metadata
 from projector_tools.sprite import build_sprites
 

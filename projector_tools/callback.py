@@ -53,15 +53,9 @@ import keras
 
 from projector_tools import fsio
 from projector_tools.errors import InputError, ShapeMismatchError
-from projector_tools.export import (
-    ExportResult,
-    model_vocabulary_labels,
-    normalize_metadata,
-    prepare,
-    prune_exports,
-    read_current_tensors,
-    write_run,
-)
+from projector_tools.export import model_vocabulary_labels, normalize_metadata, prepare
+from projector_tools.run_cleanup import prune_exports
+from projector_tools.run_writer import ExportResult, read_current_tensors, write_run
 from projector_tools.keras_layers import layer_weights, select_embedding_layers
 from projector_tools.metadata import Metadata
 from projector_tools.run_layout import HISTORY_NAME_RE as _HISTORY_RE

@@ -91,7 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run_export(args: argparse.Namespace) -> int:
     from projector_tools.errors import ShapeMismatchError
-    from projector_tools.export import collect_tensors, normalize_metadata, prepare, write_run
+    from projector_tools.export import collect_tensors, normalize_metadata, prepare
+    from projector_tools.run_writer import write_run
     from projector_tools.sources import load_source, load_vocab, note
 
     vocab = load_vocab(args.vocab) if args.vocab else None

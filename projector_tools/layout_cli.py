@@ -4,7 +4,7 @@
 
 Reads the run's current tensors and metadata, computes each layout
 (:mod:`projector_tools.layout`) and writes the run again through the same
-path as every export (:func:`~projector_tools.export.write_run`, under the
+path as every export (:func:`~projector_tools.run_writer.write_run`, under the
 run's lock, and only if no other export landed meanwhile): the
 original tensors and their metadata files go back unchanged (same bytes,
 same content-addressed file), the layout tensors ``<tensor>/<method>`` are
@@ -56,14 +56,10 @@ def add_layouts_to_run(
     max_rows: int | None = None,
 ):
     """Write ``run_dir`` again with layouts of ``tensors`` (default: every non-layout tensor) added."""
-    from projector_tools.export import (
-        child_runs,
-        current_export,
-        prepare,
-        read_current_tensors,
-        read_run_config,
-        write_run,
-    )
+    from projector_tools.export import prepare
+    from projector_tools.run_layout import child_runs, current_export
+    from projector_tools.run_switch import read_run_config
+    from projector_tools.run_writer import read_current_tensors, write_run
     from projector_tools.layout import DEFAULT_MAX_ROWS, add_layouts, check_methods, is_layout_name
     from projector_tools.run_lock import run_lock
 

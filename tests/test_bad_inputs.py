@@ -27,7 +27,8 @@ from projector_tools import (
 )
 from projector_tools.checkpoint import write_checkpoint
 from projector_tools.cli import main as cli_main
-from projector_tools.export import read_current_tensors, read_run_config
+from projector_tools.run_switch import read_run_config
+from projector_tools.run_writer import read_current_tensors
 from projector_tools.matrix import check_size
 
 RNG = np.random.default_rng(7)

@@ -23,8 +23,8 @@ import tensorflow as tf
 from run_resolver import assert_self_consistent, resolve_like_tensorboard
 
 from projector_tools import LogdirError, export_embeddings
-from projector_tools import export, fsio
-from projector_tools.export import current_export
+from projector_tools import fsio, run_cleanup
+from projector_tools.run_layout import current_export
 from projector_tools.run_lock import LOCK_FILENAME, read_holder, run_lock
 
 EXPORTS = int(os.environ.get("PT_EXPORTS", "100"))
@@ -128,7 +128,7 @@ def test_two_writers_and_a_reader_never_see_a_mixed_or_missing_file(
     # and once they are old, only the current and the previous one
     names = os.listdir(run_dir)
     assert not [n for n in names if fsio.TMP_MARK in n or n == LOCK_FILENAME], names
-    monkeypatch.setattr(export, "RETAIN_RECENT_S", 0.0)
+    monkeypatch.setattr(run_cleanup, "RETAIN_RECENT_S", 0.0)
     matrix, labels = _export_loop.export_number(30_000, 77)
     export_embeddings(matrix, run_dir, metadata=labels)
     names = os.listdir(run_dir)

@@ -151,7 +151,7 @@ def test_logdir_with_child_runs_is_refused(tmp_path):
 
 
 def test_reexport_replaces_previous_files(tmp_path, monkeypatch):
-    from projector_tools import export
+    from projector_tools import run_cleanup
 
     run = tmp_path / "run"
     export_embeddings(np.ones((3, 2), "float32"), str(run), metadata=["a", "b", "c"])
@@ -163,7 +163,7 @@ def test_reexport_replaces_previous_files(tmp_path, monkeypatch):
     assert [n for n in names if n.endswith(".index")] == ["embeddings-1.index", "embeddings-2.index"]
     assert len([n for n in names if n.endswith(".tsv")]) == 2
     # ... and once they are old, only the current and the previous export stay
-    monkeypatch.setattr(export, "RETAIN_RECENT_S", 0.0)
+    monkeypatch.setattr(run_cleanup, "RETAIN_RECENT_S", 0.0)
     third = export_embeddings(np.ones((5, 2), "float32"), str(run), metadata=list("pqrst"))
     names = sorted(os.listdir(run))
     assert [n for n in names if n.endswith(".index")] == ["embeddings-2.index", "embeddings-3.index"]

@@ -30,7 +30,8 @@ from google.protobuf import text_format
 
 from projector_tools import export_embeddings, parse_projector_tsv
 from projector_tools.checkpoint import checkpoint_shapes, read_tensor
-from projector_tools.export import CONFIG_FILENAME, STATE_FILENAME, current_export
+from projector_tools.projector_config import CONFIG_FILENAME
+from projector_tools.run_layout import STATE_FILENAME, current_export
 from projector_tools.fsio import TMP_MARK
 from projector_tools.run_lock import LOCK_FILENAME
 
@@ -207,9 +208,9 @@ def test_export_to_ram_filesystem_round_trips(monkeypatch):
     # later exports replace the first; once the replaced ones are old, only
     # the current and the previous export (for readers of the old config)
     # stay, and no temporary file
-    from projector_tools import export
+    from projector_tools import run_cleanup
 
-    monkeypatch.setattr(export, "RETAIN_RECENT_S", 0.0)
+    monkeypatch.setattr(run_cleanup, "RETAIN_RECENT_S", 0.0)
     export_embeddings(matrix[:10], run, metadata=labels[:10])
     export_embeddings(matrix[:12], run, metadata=labels[:12])
     after = sorted(g.listdir(run))

@@ -172,7 +172,7 @@ def test_text_model_takes_strings_and_a_dataset(tmp_path):
     import tensorflow as tf
 
     from projector_tools import export_activations
-    from projector_tools.export import read_current_tensors
+    from projector_tools.run_writer import read_current_tensors
 
     texts = ["a great film", "an awful film", "great great acting", "awful plot"]
     tv = keras.layers.TextVectorization(max_tokens=20, output_sequence_length=4)
@@ -195,7 +195,7 @@ def test_text_model_takes_strings_and_a_dataset(tmp_path):
 
 def test_cli_export_activations_npy(tmp_path, capsys):
     from projector_tools.cli import main
-    from projector_tools.export import read_current_tensors
+    from projector_tools.run_writer import read_current_tensors
 
     import keras
 
@@ -304,7 +304,7 @@ def test_cli_export_activations_csv_for_a_text_model(tmp_path, capsys):
     import tensorflow as tf
 
     from projector_tools.cli import main
-    from projector_tools.export import read_current_tensors
+    from projector_tools.run_writer import read_current_tensors
 
     rows = [("a great film, truly", "positive"), ("an awful\tfilm", "negative"),
             ("great acting", "positive")]
@@ -337,11 +337,11 @@ def test_sprite_files_follow_the_switch(tmp_path, monkeypatch):
     previous export is (a reader may have just read its config), removed
     after the next; the transitional config never pairs the old sprite with
     the new rows."""
-    from projector_tools import export, export_embeddings
-    from projector_tools.export import _transitional_config
+    from projector_tools import export_embeddings, run_cleanup
+    from projector_tools.run_switch import transitional_config
     from projector_tools.projector_config import SpriteRef, config_text, parse_config, sprite_of
 
-    monkeypatch.setattr(export, "RETAIN_RECENT_S", 0.0)  # only the previous export stays
+    monkeypatch.setattr(run_cleanup, "RETAIN_RECENT_S", 0.0)  # only the previous export stays
 
     def sprites() -> list[str]:
         return sorted(n for n in os.listdir(run) if n.startswith("sprite-"))
@@ -359,6 +359,6 @@ def test_sprite_files_follow_the_switch(tmp_path, monkeypatch):
         entry = parse_config(f.read()).embeddings[0]
     assert sprite_of(entry) == SpriteRef(os.path.basename(second), 8, 8)
     old = config_text([("embedding", "m.tsv", SpriteRef("old.png", 8, 8))])
-    kept = parse_config(_transitional_config(
+    kept = parse_config(transitional_config(
         old, [("embedding", "m.tsv", SpriteRef("new.png", 8, 8))], {"embedding"})).embeddings[0]
     assert sprite_of(kept) is None and kept.metadata_path == "m.tsv"

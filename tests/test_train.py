@@ -106,7 +106,7 @@ def test_a_run_is_not_mixed_with_another(demo_run, tmp_path):
 
 def test_resume_of_a_finished_run_trains_nothing_and_keeps_the_export(demo_run, tmp_path):
     from projector_tools import train
-    from projector_tools.export import read_current_tensors
+    from projector_tools.run_writer import read_current_tensors
 
     logdir, _ = demo_run
     copy = tmp_path / "demo"
@@ -136,7 +136,7 @@ def _wait_for_saved_epoch(run: FreshRun, logdir, timeout: float = 240) -> int:
 
 def test_resume_after_sigkill_continues_from_the_last_saved_epoch(tmp_path):
     from projector_tools import train
-    from projector_tools.export import read_current_tensors
+    from projector_tools.run_writer import read_current_tensors
 
     logdir = tmp_path / "killed"
     run = _start_training(logdir, epochs=100)
@@ -196,7 +196,7 @@ def test_cli_trains_from_a_csv_of_messy_reviews(tmp_path):
     m = re.search(r"validation accuracy: (0\.\d+|1\.0+)", res.stdout)
     assert m, res.stdout
     from projector_tools.data import load_encoder
-    from projector_tools.export import read_current_tensors
+    from projector_tools.run_writer import read_current_tensors
 
     with open(logdir / "encoder.subwords", encoding="utf-8") as f:
         assert f.readline().strip() == "### SubwordTextEncoder"

@@ -229,7 +229,7 @@ def _write_converted(
     """Write the run (into ``target``, else ``target/projector``) and say what it holds."""
     from google.protobuf import text_format
 
-    from projector_tools.export import write_run
+    from projector_tools.run_writer import write_run
     from projector_tools.projector_config import parse_config
 
     try:
