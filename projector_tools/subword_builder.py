@@ -68,8 +68,11 @@ def _tfds_text():
 def token_counts(texts: Iterable[str | bytes]) -> dict[str, int]:
     """Token counts equal to tfds' ``_token_counts_from_generator(texts, None, [])``.
 
-        >>> token_counts(["a good film", "a film_"])["film_"]
-        1
+    A token followed by a single space gets ``_``; an underscore in the text
+    is escaped as ``\\&undsc``:
+
+        >>> sorted(token_counts(["a good film", "a film_"]).items())
+        [('a_', 2), ('film', 1), ('film\\\\&undsc', 1), ('good_', 1)]
     """
     ste, text_encoder = _tfds_text()
     middles: Counter[str] = Counter()  # sentences followed by ". " and a word
@@ -244,10 +247,11 @@ def build_subword_encoder(
 ):
     """``SubwordTextEncoder.build_from_corpus(texts, target_vocab_size)``, faster.
 
-        >>> encoder = build_subword_encoder(reviews, 2**13, progress=print)
-        >>> encoder.subwords == tfds.deprecated.text.SubwordTextEncoder.build_from_corpus(
-        ...     reviews, 2**13).subwords
-        True
+    Example::
+
+        encoder = build_subword_encoder(reviews, 2**13, progress=print)
+        assert encoder.subwords == tfds.deprecated.text.SubwordTextEncoder.build_from_corpus(
+            reviews, 2**13).subwords
 
     ``progress`` (e.g. ``print``) receives one line per stage and search
     round. Raises :class:`~projector_tools.errors.InputError` for a target
