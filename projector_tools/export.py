@@ -69,9 +69,11 @@ def export_embeddings(
     ``cluster`` column; above ``layout_max_rows`` rows (default
     :data:`~projector_tools.layout.DEFAULT_MAX_ROWS`) it is fitted on a sample.
 
-        >>> from projector_tools import export_embeddings, subword_metadata
-        >>> export_embeddings(model, "runs/imdb", metadata=subword_metadata(encoder))
-        >>> # then: tensorboard --logdir runs
+        Example::
+
+            from projector_tools import export_embeddings, subword_metadata
+            export_embeddings(model, "runs/imdb", metadata=subword_metadata(encoder))
+            # then: tensorboard --logdir runs
 
     Raises :class:`~projector_tools.errors.InputError` (bad arrays, labels,
     layer names) or :class:`~projector_tools.errors.LogdirError` before

@@ -105,7 +105,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def run_cli(args: argparse.Namespace) -> int:
-    from projector_tools.inspect_run import load_points
+    from projector_tools.run_points import load_points
 
     points = load_points(args.logdir, args.run, args.tensor)
     where = f" in run {points.run!r}, tensor {points.tensor!r}"

@@ -284,7 +284,7 @@ def run_cli(args: argparse.Namespace) -> int:
     import os
 
     from projector_tools.errors import LogdirError
-    from projector_tools.inspect_run import load_points
+    from projector_tools.run_points import load_points
 
     points = load_points(args.logdir, args.run, args.tensor)
     matrix, labels = points.matrix, points.labels

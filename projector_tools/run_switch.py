@@ -1,4 +1,4 @@
-"""The run's config and ``checkpoint`` state file: read, and switched over atomically.
+r"""The run's config and ``checkpoint`` state file: read, and switched over atomically.
 
 TensorBoard reads ``projector_config.pbtxt`` and the state file
 independently, so one export's switch-over is a sequence of renames

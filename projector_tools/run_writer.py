@@ -103,7 +103,9 @@ class ExportedTensor:
 class ExportResult:
     """What :func:`export_embeddings` wrote.
 
-        >>> result = export_embeddings(np.ones((3, 2), "float32"), "runs/demo")
+        >>> import tempfile
+        >>> from projector_tools import export_embeddings
+        >>> result = export_embeddings(np.ones((3, 2), "float32"), tempfile.mkdtemp())
         >>> result.names, result["embedding"].shape
         (('embedding',), (3, 2))
     """
@@ -186,7 +188,9 @@ def write_run(
     (from :func:`~projector_tools.sprite.build_sprites`) are written like
     metadata: content-addressed, before the switch.
 
-        >>> write_run("runs/demo", {"embedding": m}, {"embedding": Metadata({"id": range(len(m))})})
+        Example::
+
+            write_run("runs/demo", {"embedding": m}, {"embedding": Metadata({"id": range(len(m))})})
     """
     logdir = str(logdir)
     with run_lock(logdir, timeout=lock_timeout) as lock:

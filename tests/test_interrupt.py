@@ -65,7 +65,8 @@ def assert_clean_interrupt(out: Outcome, allowed: re.Pattern = re.compile(r"^pro
 def assert_consistent(logdir) -> None:
     """Resolve every run as TensorBoard does: each listed tensor loads and its
     labels (if any) have one row per point."""
-    from projector_tools.inspect_run import listed_runs, read_matrix, read_metadata
+    from projector_tools.inspect_run import listed_runs
+    from projector_tools.run_points import read_matrix, read_metadata
 
     if not os.path.isdir(logdir):
         return

@@ -32,12 +32,12 @@ from projector_tools.inspect_run import (
     inside_logdir,
     inspect_pairs,
     is_absolute,
-    read_metadata,
     relpath,
     resolve_asset,
     state_file_paths,
     used_views,
 )
+from projector_tools.run_points import read_metadata
 from projector_tools.metadata import Metadata
 from projector_tools.run_layout import STATE_FILENAME, ensure_event_file, state_file_text
 

@@ -18,9 +18,9 @@ from projector_tools.inspect_run import (
     RunView,
     asset_outside_config_dir,
     is_absolute,
-    read_matrix,
     resolve_asset,
 )
+from projector_tools.run_points import read_matrix
 from projector_tools.metadata import ParsedTSV, is_skipped_line, parse_projector_tsv
 
 
