@@ -10,6 +10,8 @@ Pure checks over arrays, each refusal naming the tensor and the fix.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -19,6 +21,8 @@ from projector_tools.errors import InputError
 # The Projector serves a tensor through one protobuf/HTTP response; TensorBoard
 # issue #1214: tensors over 2 GB fail to load. Checked before writing.
 MAX_TENSOR_BYTES = 2**31 - 1
+# Values checked for NaN/Inf at a time: no full-size boolean temporary.
+FINITE_BLOCK_VALUES = 1 << 24
 
 
 def _to_numpy(value: Any) -> np.ndarray:
@@ -91,18 +95,7 @@ def as_matrix(
             ) from None
     arr = np.ascontiguousarray(arr)
     if not allow_nonfinite:
-        # Chunked so that a large matrix needs no full-size boolean temporary.
-        step = max(1, (1 << 24) // max(1, arr.shape[1]))
-        for start in range(0, arr.shape[0], step):
-            block = arr[start : start + step]
-            if not np.isfinite(block).all():
-                bad = np.argwhere(~np.isfinite(block))[0]
-                row = int(start + bad[0])
-                raise InputError(
-                    f"tensor {name!r} holds NaN or Inf (first at row {row}, column "
-                    f"{int(bad[1])}); the Projector cannot place such points. Fix the "
-                    "training, or pass allow_nonfinite=True to export anyway"
-                )
+        check_finite(arr, name)
     return arr, ids
 
 
@@ -152,3 +145,36 @@ def select_rows(
             )
         return arr[ids], ids
     return arr, None
+
+
+def check_finite(arr: np.ndarray, name: str = "embedding") -> None:
+    """Refuse a 2-D ``arr`` holding NaN or Inf, naming the first such row and column.
+
+    Blocks of :data:`FINITE_BLOCK_VALUES` are checked from two threads
+    (``np.isfinite`` releases the GIL), so both cores share the pass.
+
+        >>> check_finite(np.array([[0.0, 1.0], [np.nan, 2.0]], "float32"), "emb")
+        Traceback (most recent call last):
+        ...
+        projector_tools.errors.InputError: tensor 'emb' holds NaN or Inf (first at row 1, column 0); the Projector cannot place such points. Fix the training, or pass allow_nonfinite=True to export anyway
+    """
+    step = max(1, FINITE_BLOCK_VALUES // max(1, arr.shape[1]))
+    starts = range(0, arr.shape[0], step)
+
+    def finite(start: int) -> bool:
+        return bool(np.isfinite(arr[start : start + step]).all())
+
+    workers = min(2, os.cpu_count() or 1, len(starts))
+    if workers > 1:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pt-finite") as pool:
+            results = list(pool.map(finite, starts))
+    else:
+        results = [finite(start) for start in starts]
+    for start, ok in zip(starts, results):
+        if not ok:
+            bad = np.argwhere(~np.isfinite(arr[start : start + step]))[0]
+            raise InputError(
+                f"tensor {name!r} holds NaN or Inf (first at row {int(start + bad[0])}, column "
+                f"{int(bad[1])}); the Projector cannot place such points. Fix the "
+                "training, or pass allow_nonfinite=True to export anyway"
+            )
