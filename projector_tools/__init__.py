@@ -9,7 +9,7 @@ Every point loads, with the right label, every time::
 The public API is small: :func:`export_embeddings`, :class:`Metadata`,
 :func:`subword_metadata`, :func:`vocabulary_metadata`, the label escape
 functions, :class:`ProjectorCallback`, :func:`export_activations` with
-:class:`ActivationSpec`, :func:`train` and :func:`build_subword_encoder`.
+:class:`ActivationSpec`, :func:`train` with :class:`TrainOptions` and :func:`build_subword_encoder`.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ _LAZY = {
     "export_activations": "projector_tools.activations",  # imports Keras/TensorFlow
     "ActivationSpec": "projector_tools.activations",
     "train": "projector_tools.trainer",  # imports Keras/TensorFlow
+    "TrainOptions": "projector_tools.train_options",
     "build_subword_encoder": "projector_tools.subword_builder",  # imports tfds
 }
 
@@ -58,6 +59,7 @@ __all__ = [
     "ProjectorCallback",
     "ProjectorToolsError",
     "ShapeMismatchError",
+    "TrainOptions",
     "SourceError",
     "build_subword_encoder",
     "escape_label",

@@ -81,15 +81,18 @@ def write_checkpoint(prefix: str, tensors: Mapping[str, np.ndarray]) -> list[str
         for start, stop in _slices(arr):
             jobs.append([(name, f"{rows} {dims} {start},{stop - start}:-", arr[start:stop])])
     parts = [f"{prefix}{_PART_MARK}{token}-{i}" for i in range(len(jobs))]
+    merged = False
     try:
         _save_all(parts, jobs)
         tf.raw_ops.MergeV2Checkpoints(
             checkpoint_prefixes=parts, destination_prefix=prefix, delete_old_dirs=False
         )
+        merged = True  # the merge removed the parts
     finally:
-        for part in parts:  # merged parts are gone already; this clears a failed try
-            for f in checkpoint_files(part):
-                fsio.remove(f)
+        if not merged:  # a failed try: clear its parts (two globs per part)
+            for part in parts:
+                for f in checkpoint_files(part):
+                    fsio.remove(f)
     return checkpoint_files(prefix)
 
 

@@ -35,6 +35,8 @@ EXTERNAL_COMMANDS = [
      "export a layer's outputs for given inputs (one point per input)"),
     ("layout", "projector_tools.layout_cli", "add full-data UMAP/t-SNE/PCA layouts and clusters to a run"),
 ]
+# The optional extra (setup.cfg [options.extras_require]) a subcommand needs.
+COMMAND_EXTRAS = {"layout": "layout"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -79,9 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     for name, module, help_text in EXTERNAL_COMMANDS:
         try:
             mod = importlib.import_module(module)
-        except ImportError:
-            continue
-        if not hasattr(mod, "configure_parser"):
+        except ImportError as exc:  # still listed; using it says what to install
+            _add_unavailable(sub, name, help_text, exc)
             continue
         sp = sub.add_parser(name, help=help_text, description=(mod.__doc__ or "").split("\n\n")[0])
         mod.configure_parser(sp)
@@ -89,10 +90,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_unavailable(sub, name: str, help_text: str, exc: ImportError) -> None:
+    """A subcommand whose module cannot be imported: it fails with what to install."""
+    extra = COMMAND_EXTRAS.get(name)
+    fix = (f"pip install 'projector_tools[{extra}]'" if extra
+           else "reinstall projector_tools with its dependencies (pip install projector_tools)")
+    reason = f"{exc.name} is not installed" if exc.name else str(exc)
+
+    def unavailable(args: argparse.Namespace) -> int:
+        from projector_tools.errors import InputError
+
+        raise InputError(f"projector-tools {name} is unavailable: {reason}; {fix}")
+
+    sp = sub.add_parser(name, help=f"{help_text} (unavailable: {reason})", add_help=False)
+    sp.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    sp.set_defaults(func=unavailable)
+
+
 def run_export(args: argparse.Namespace) -> int:
+    """``projector-tools export``: read the source, then the library's :func:`export_embeddings`."""
     from projector_tools.errors import ShapeMismatchError
-    from projector_tools.export import collect_tensors, normalize_metadata, prepare
-    from projector_tools.run_writer import write_run
+    from projector_tools.export import export_embeddings
     from projector_tools.sources import load_source, load_vocab, note
 
     vocab = load_vocab(args.vocab) if args.vocab else None
@@ -100,31 +118,28 @@ def run_export(args: argparse.Namespace) -> int:
                       max_rows=args.max_rows)
     for line in src.notes:
         note(line)
-    tensors = collect_tensors(src.tensors)
     labels = dict(src.metadata)
     if vocab is not None:
-        for name, value in tensors.items():
-            rows = int(value.shape[0])
-            if rows != len(vocab):
-                raise ShapeMismatchError(
-                    f"--vocab {args.vocab!r} has {len(vocab)} entries but tensor {name!r} has "
-                    f"{rows} rows; use the vocabulary the model was trained with "
-                    "(for a SubwordTextEncoder: its .subwords file, vocab_size rows)"
-                )
-            labels[name] = vocab
-    metas = normalize_metadata(labels or None, list(tensors))
-    unlabelled = [name for name in tensors if name not in metas]
-    matrices, metas = prepare(
-        tensors, metas, max_rows=args.max_rows, allow_nonfinite=args.allow_nonfinite
-    )
-    if args.layouts:
-        from projector_tools.layout import DEFAULT_MAX_ROWS, add_layouts
-
-        max_rows = DEFAULT_MAX_ROWS if args.layout_max_rows is None else args.layout_max_rows
-        matrices, metas = add_layouts(matrices, metas, args.layouts, max_rows=max_rows)
-    result = write_run(args.logdir, matrices, metas, step=args.step)
-    for name in unlabelled:
-        note(f"{name}: no labels in the source and no --vocab; points are labelled by row id")
+        labels.update({name: vocab for name in src.tensors})
+    try:
+        result = export_embeddings(
+            src.tensors, args.logdir, metadata=labels or None, step=args.step,
+            max_rows=args.max_rows, allow_nonfinite=args.allow_nonfinite,
+            layouts=tuple(args.layouts or ()), layout_max_rows=args.layout_max_rows,
+        )
+    except ShapeMismatchError:
+        wrong = [(n, int(v.shape[0])) for n, v in src.tensors.items() if vocab is not None and v.shape[0] != len(vocab)]
+        if not wrong:
+            raise
+        name, rows = wrong[0]
+        raise ShapeMismatchError(
+            f"--vocab {args.vocab!r} has {len(vocab)} entries but tensor {name!r} has "
+            f"{rows} rows; use the vocabulary the model was trained with "
+            "(for a SubwordTextEncoder: its .subwords file, vocab_size rows)"
+        ) from None
+    for name in src.tensors:
+        if name not in labels:
+            note(f"{name}: no labels in the source and no --vocab; points are labelled by row id")
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
     else:

@@ -81,3 +81,21 @@ def test_filter_drops_startup_lines_written_by_c_code_and_replays_the_rest(capfd
     err = capfd.readouterr().err
     assert "cuda" not in err.lower() and "absl" not in err
     assert "a real failure" in err and "a Python warning" in err
+
+
+def test_a_subcommand_that_cannot_be_imported_is_listed_and_says_what_to_install(tmp_path):
+    """`layout`'s module made unimportable (sys.modules entry None, as Python
+    does for a blocked import): `layout` is still in --help, and using it is
+    one line naming the command and the extra to install, exit 1."""
+    boot = ("import sys; sys.modules['projector_tools.layout_cli'] = None; "
+            "from projector_tools.cli import main; sys.exit(main(sys.argv[1:]))")
+    env = cli_env()
+    helped = subprocess.run([sys.executable, "-c", boot, "--help"], env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert helped.returncode == 0 and "layout" in helped.stdout, helped.stdout
+    used = subprocess.run([sys.executable, "-c", boot, "layout", str(tmp_path), "--method", "pca"],
+                          env=env, capture_output=True, text=True, timeout=300)
+    lines = [ln for ln in used.stderr.splitlines() if ln.strip() and not is_startup_line(ln)]
+    assert used.returncode == 1, (used.returncode, used.stderr)
+    assert len(lines) == 1 and "projector-tools layout is unavailable" in lines[0], used.stderr
+    assert "pip install 'projector_tools[layout]'" in lines[0], lines

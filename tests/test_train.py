@@ -231,7 +231,7 @@ def test_cli_imdb_offline_fails_in_seconds_and_writes_nothing(tmp_path):
 def test_pipeline_yields_every_review_once_in_length_buckets():
     import tensorflow as tf
 
-    from projector_tools.trainer import make_dataset
+    from projector_tools.train_pipeline import make_dataset
 
     rng = np.random.default_rng(0)
     ids = [list(rng.integers(1, 50, size=int(n))) for n in rng.integers(1, 120, size=300)]
@@ -269,3 +269,46 @@ def test_projector_tools_train_is_the_function_even_after_the_module_import():
 
     assert train is module.train and projector_tools.train is module.train
     assert "resume" in (train.__doc__ or "")
+
+
+def test_seed_is_scoped_to_the_run_and_repeats_it(tmp_path):
+    """``seed`` makes a run repeat without touching the caller's global random
+    state (Python's, NumPy's); ``global_seed=True`` is the opt-in for that."""
+    import random
+
+    from projector_tools import TrainOptions, train
+
+    py_state, np_state = random.getstate(), np.random.get_state()[1].copy()
+    options = TrainOptions(epochs=1, batch_size=64, review_points=0, seed=7)
+    first = train(str(tmp_path / "a"), options, verbose=0)
+    assert random.getstate() == py_state
+    assert np.array_equal(np.random.get_state()[1], np_state)
+    second = train(str(tmp_path / "b"), options, verbose=0)
+    weights = [first.model.get_layer("embedding").get_weights()[0],
+               second.model.get_layer("embedding").get_weights()[0]]
+    np.testing.assert_array_equal(weights[0], weights[1])
+    with pytest.raises(InputError, match="unknown training options"):
+        train(str(tmp_path / "c"), epoch=1)
+
+
+def test_train_cli_flags_come_from_the_options(tmp_path):
+    """Every command-line option of TrainOptions is a flag of `train`, and run.json records them all."""
+    import argparse
+    import json
+    from dataclasses import fields
+
+    from projector_tools.train_options import TrainOptions
+    from projector_tools.trainer import configure_parser
+
+    parser = argparse.ArgumentParser()
+    configure_parser(parser)
+    flags = {a.dest for a in parser._actions}
+    cli_fields = {f.name for f in fields(TrainOptions) if f.metadata["cli"]}
+    assert cli_fields <= flags, cli_fields - flags
+    logdir = tmp_path / "run"
+    proc = run_cli(tmp_path, "train", ["train", "--logdir", str(logdir), "--epochs", "1",
+                                        "--review-points", "0", "--quiet"], timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    record = json.loads((logdir / "run.json").read_text())
+    assert set(record["options"]) == {f.name for f in fields(TrainOptions)}
+    assert record["options"]["epochs"] == 1 and record["options"]["review_points"] == 0
