@@ -12,7 +12,6 @@ import os
 import numpy as np
 import pytest
 
-from projector_checks import assert_run_serves
 from projector_tools.errors import InputError
 from projector_tools.metadata import parse_projector_tsv
 
