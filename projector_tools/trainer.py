@@ -216,6 +216,8 @@ def _record_run(logdir: str, opts: TrainOptions, encoder, encoder_path: str, res
         "model": MODEL_DESCRIPTION,
         "epochs_done": old.get("epochs_done", 0),
     }
+    if "val_accuracy" in old:  # kept when a resume has no epoch left to train
+        record["val_accuracy"] = old["val_accuracy"]
     os.makedirs(logdir, exist_ok=True)
     _write_run_file(logdir, record)
     if not os.path.isfile(encoder_path):
