@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import os
-import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import pytest  # noqa: E402
+import pytest
 
-from projector_tools.tensorboard_server import TensorBoardServer  # noqa: E402
+from projector_tools.tensorboard_server import TensorBoardServer
+from tests.helpers.browser import browser  # noqa: F401  (the headless-Chromium fixture, for every test)
 
 
 @pytest.fixture

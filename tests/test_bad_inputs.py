@@ -27,9 +27,9 @@ from projector_tools import (
 )
 from projector_tools.checkpoint import write_checkpoint
 from projector_tools.cli import main as cli_main
+from projector_tools.matrix import check_size
 from projector_tools.run_switch import read_run_config
 from projector_tools.run_writer import read_current_tensors
-from projector_tools.matrix import check_size
 
 RNG = np.random.default_rng(7)
 MATRIX = RNG.standard_normal((6, 3), dtype=np.float32)

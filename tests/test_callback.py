@@ -11,10 +11,10 @@ import keras
 import numpy as np
 import pytest
 
-from projector_checks import assert_run_serves
 from projector_tools import InputError, Metadata, ProjectorCallback, ShapeMismatchError
 from projector_tools.metadata import parse_projector_tsv
 from projector_tools.tensorboard_server import TensorBoardServer
+from tests.helpers.projector_checks import assert_run_serves
 
 WORDS, CHARS = 30, 12
 

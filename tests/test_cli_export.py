@@ -13,13 +13,12 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from projector_checks import assert_run_serves
 from projector_tools.cli import main
 from projector_tools.metadata import subword_metadata
 from projector_tools.tensorboard_server import TensorBoardServer
-from test_metadata import REVIEWS
-
-ROOT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from tests.helpers import REPO_ROOT
+from tests.helpers.labels import REVIEWS
+from tests.helpers.projector_checks import assert_run_serves
 
 
 def trained_model() -> keras.Model:
@@ -118,7 +117,7 @@ def test_each_source_kind_is_served(cli_runs, run):
 def test_script_and_json_output(cli_runs, tmp_path):
     _, _, src, _ = cli_runs
     proc = subprocess.run(
-        [sys.executable, os.path.join(ROOT_DIR, "scripts", "export_embeddings.py"),
+        [sys.executable, os.path.join(REPO_ROOT, "scripts", "export_embeddings.py"),
          str(src / "sub.npy"), "--logdir", str(tmp_path / "run"), "--json"],
         capture_output=True, text=True, timeout=300,
     )

@@ -20,12 +20,12 @@ from collections import Counter
 import numpy as np
 import pytest
 import tensorflow as tf
-from run_resolver import assert_self_consistent, resolve_like_tensorboard
 
-from projector_tools import LogdirError, export_embeddings
-from projector_tools import fsio, run_cleanup
+from projector_tools import LogdirError, export_embeddings, fsio, run_cleanup
 from projector_tools.run_layout import current_export
 from projector_tools.run_lock import LOCK_FILENAME, read_holder, run_lock
+from tests.helpers import REPO_ROOT
+from tests.helpers.run_resolver import assert_self_consistent, resolve_like_tensorboard
 
 EXPORTS = int(os.environ.get("PT_EXPORTS", "100"))
 
@@ -35,11 +35,10 @@ def forkserver():
     """A forkserver context whose children start with TensorFlow imported."""
     # The forkserver is a fresh interpreter that ignores our sys.path (Python
     # 3.11 drops it), so it finds the preloaded module through PYTHONPATH.
-    here = os.path.dirname(os.path.abspath(__file__))
     old = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [here, old]))
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [REPO_ROOT, old]))
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["_export_loop"])
+    ctx.set_forkserver_preload(["tests.helpers.export_loop"])
     yield ctx
     if old is None:
         os.environ.pop("PYTHONPATH", None)
@@ -69,18 +68,18 @@ def read_once(run_dir: str) -> tuple[str, int | None]:
 def test_two_writers_and_a_reader_never_see_a_mixed_or_missing_file(
     tmp_path, tensorboard, forkserver, monkeypatch
 ):
-    import _export_loop
+    from tests.helpers import export_loop
 
     run_dir = str(tmp_path / "logs" / "run")
-    matrix, labels = _export_loop.export_number(0, 100)
+    matrix, labels = export_loop.export_number(0, 100)
     export_embeddings(matrix, run_dir, metadata=labels)
 
     go, results = forkserver.Event(), forkserver.Queue()
     # writer A waits as long as it takes; writer B gives up after 0.1 s, so
     # both paths (wait, refuse) run while the run changes under the reader
-    a = forkserver.Process(target=_export_loop.export_n_times,
+    a = forkserver.Process(target=export_loop.export_n_times,
                            args=(run_dir, 10_000, EXPORTS, go, results), daemon=True)
-    b = forkserver.Process(target=_export_loop.export_n_times,
+    b = forkserver.Process(target=export_loop.export_n_times,
                            args=(run_dir, 20_000, EXPORTS, go, results, 0.1), daemon=True)
     a.start()
     b.start()
@@ -129,7 +128,7 @@ def test_two_writers_and_a_reader_never_see_a_mixed_or_missing_file(
     names = os.listdir(run_dir)
     assert not [n for n in names if fsio.TMP_MARK in n or n == LOCK_FILENAME], names
     monkeypatch.setattr(run_cleanup, "RETAIN_RECENT_S", 0.0)
-    matrix, labels = _export_loop.export_number(30_000, 77)
+    matrix, labels = export_loop.export_number(30_000, 77)
     export_embeddings(matrix, run_dir, metadata=labels)
     names = os.listdir(run_dir)
     assert len({n.split(".")[0] for n in names if n.startswith("embeddings-")}) == 2, names
@@ -137,7 +136,7 @@ def test_two_writers_and_a_reader_never_see_a_mixed_or_missing_file(
 
     tb = tensorboard(tmp_path / "logs")
     assert tb.wait_for_projector_runs() == ["run"]
-    served = tb.tensor("run", "embedding").reshape(-1, _export_loop.DIMS)
+    served = tb.tensor("run", "embedding").reshape(-1, export_loop.DIMS)
     k = assert_self_consistent(served, tb.metadata("run", "embedding"))
     rel, _ = current_export(run_dir)
     assert k == int(tf.train.load_checkpoint(os.path.join(run_dir, rel)).get_tensor("embedding")[0, 0])
@@ -147,13 +146,13 @@ def test_two_writers_and_a_reader_never_see_a_mixed_or_missing_file(
 
 
 def test_live_lock_is_refused_naming_its_holder_and_a_dead_ones_is_taken_over(tmp_path, forkserver):
-    import _export_loop
+    from tests.helpers import export_loop
 
     run_dir = str(tmp_path / "run")
-    matrix, labels = _export_loop.export_number(1, 40)
+    matrix, labels = export_loop.export_number(1, 40)
     export_embeddings(matrix, run_dir, metadata=labels)
     locked = forkserver.Event()
-    holder = forkserver.Process(target=_export_loop.hold_lock, args=(run_dir, locked), daemon=True)
+    holder = forkserver.Process(target=export_loop.hold_lock, args=(run_dir, locked), daemon=True)
     holder.start()
     try:
         assert locked.wait(60), "lock holder did not start"
@@ -163,7 +162,7 @@ def test_live_lock_is_refused_naming_its_holder_and_a_dead_ones_is_taken_over(tm
 
         t0 = time.monotonic()
         with pytest.raises(LogdirError) as err:
-            export_embeddings(*_export_loop.export_number(2, 50)[:1], run_dir, lock_timeout=0.3)
+            export_embeddings(*export_loop.export_number(2, 50)[:1], run_dir, lock_timeout=0.3)
         waited = time.monotonic() - t0
         msg = str(err.value)
         assert f"pid {holder.pid} on {socket.gethostname()}, since " in msg and "\n" not in msg, msg
@@ -176,7 +175,7 @@ def test_live_lock_is_refused_naming_its_holder_and_a_dead_ones_is_taken_over(tm
     assert read_holder(run_dir).pid == holder.pid  # the dead writer's lock is still there
 
     t0 = time.monotonic()
-    matrix, labels = _export_loop.export_number(3, 60)
+    matrix, labels = export_loop.export_number(3, 60)
     result = export_embeddings(matrix, run_dir, metadata=labels, lock_timeout=30)
     assert time.monotonic() - t0 < 10  # taken over, not waited out
     assert result.step == 2 and read_holder(run_dir) is None
@@ -186,11 +185,11 @@ def test_live_lock_is_refused_naming_its_holder_and_a_dead_ones_is_taken_over(tm
 
 
 def test_two_takeovers_of_one_stale_lock_let_one_writer_in_at_a_time(tmp_path, forkserver):
-    import _export_loop
+    from tests.helpers import export_loop
 
     run_dir = str(tmp_path / "run")
     locked = forkserver.Event()
-    dead = forkserver.Process(target=_export_loop.hold_lock, args=(run_dir, locked), daemon=True)
+    dead = forkserver.Process(target=export_loop.hold_lock, args=(run_dir, locked), daemon=True)
     dead.start()
     assert locked.wait(60), "lock holder did not start"
     os.kill(dead.pid, signal.SIGKILL)

@@ -13,7 +13,7 @@ import pytest
 from projector_tools.cli import main
 from projector_tools.export import export_embeddings
 from projector_tools.inspect_run import inside_logdir
-from test_doctor import codes, doctor, doctor_json
+from tests.helpers.doctor_cli import codes, doctor, doctor_json
 
 ROWS = 6
 # Something private beside the logdir, one line per row so that the old

@@ -24,9 +24,9 @@ from projector_tools.data import (
     load_encoder,
     save_encoder,
 )
+from projector_tools.errors import DatasetUnavailableError, InputError, SourceError
 from projector_tools.imdb_tfds import IMDB_ARCHIVE, load_imdb_tfds
 from projector_tools.text_data import clean_review
-from projector_tools.errors import DatasetUnavailableError, InputError, SourceError
 
 # Messy review text written for these tests: HTML breaks, quotes of every
 # kind, entities, non-ASCII letters and symbols, commas and tabs.

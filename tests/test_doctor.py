@@ -3,7 +3,6 @@ real TensorBoard before and after `--fix`."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -12,23 +11,11 @@ import sys
 import numpy as np
 import pytest
 
-from projector_checks import assert_run_serves
 from projector_tools import Metadata, export_embeddings, subword_metadata
-from projector_tools.cli import main
 from projector_tools.metadata import parse_projector_tsv
-from view_fixtures import LAYER, VOCAB, build_model, corpus
-
-
-def doctor(capsys, *args: str) -> tuple[int, str]:
-    capsys.readouterr()
-    rc = main(["doctor", *map(str, args)])
-    out = capsys.readouterr()
-    return rc, out.out + out.err
-
-
-def doctor_json(capsys, logdir) -> tuple[int, dict]:
-    rc, out = doctor(capsys, logdir, "--json")
-    return rc, json.loads(out[out.index("{"):])
+from tests.helpers.doctor_cli import codes, doctor, doctor_json
+from tests.helpers.projector_checks import assert_run_serves
+from tests.helpers.view_fixtures import LAYER, VOCAB, build_model, corpus
 
 
 def snapshot(root) -> dict[str, bytes]:
@@ -43,10 +30,6 @@ def assert_nothing_lost(before: dict[str, bytes], root) -> None:
             continue
         backups = [v for k, v in after.items() if k.startswith(name + ".bak-")]
         assert data in backups, f"{name} was changed or removed without a backup"
-
-
-def codes(report: dict) -> set[str]:
-    return {f["code"] for f in report["findings"] if f["severity"] in ("error", "warning")}
 
 
 # --------------------------------------------------------------------------

@@ -10,7 +10,6 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from projector_checks import assert_run_serves
 from projector_tools import (
     InputError,
     LogdirError,
@@ -24,7 +23,8 @@ from projector_tools import (
 from projector_tools.fsio import TMP_MARK
 from projector_tools.run_lock import LOCK_FILENAME
 from projector_tools.tensorboard_server import TensorBoardServer
-from test_metadata import REVIEWS, TRICKY
+from tests.helpers.labels import REVIEWS, TRICKY
+from tests.helpers.projector_checks import assert_run_serves
 
 
 def two_layer_model() -> keras.Model:

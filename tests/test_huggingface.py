@@ -25,13 +25,13 @@ from huggingface_hub.serialization import split_state_dict_into_shards_factory  
 from safetensors.numpy import save_file  # noqa: E402
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers  # noqa: E402
 
-from projector_checks import assert_run_serves  # noqa: E402
 from projector_tools.cli import main  # noqa: E402
 from projector_tools.huggingface import HF_EXTRA_HINT, UNUSED_LABEL  # noqa: E402
 from projector_tools.metadata import escape_label, parse_projector_tsv  # noqa: E402
 from projector_tools.tensorboard_server import TensorBoardServer  # noqa: E402
+from tests.helpers import REPO_ROOT  # noqa: E402
+from tests.helpers.projector_checks import assert_run_serves  # noqa: E402
 
-ROOT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SENTENCES = [
     "the quick brown fox jumps over the lazy dog",
     "café au lait, a naïve résumé, and the über-cool smörgåsbord",
@@ -295,7 +295,7 @@ def test_missing_safetensors_is_one_line(tmp_path):
         "from projector_tools.cli import main\n"
         f"sys.exit(main(['export', {str(folder)!r}, '--logdir', {str(tmp_path / 'run')!r}]))\n"
     )
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([ROOT_DIR, os.environ.get("PYTHONPATH", "")])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([REPO_ROOT, os.environ.get("PYTHONPATH", "")])}
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 1
     errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("projector-tools:")]

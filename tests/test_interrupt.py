@@ -29,7 +29,8 @@ import time
 import numpy as np
 import pytest
 
-from cli_process import HERE, POLL_S, ForkServer, FreshRun, Outcome, child_of, cli_env
+from tests.helpers import HELPERS_DIR
+from tests.helpers.cli_process import POLL_S, ForkServer, FreshRun, Outcome, child_of, cli_env
 
 pytestmark = pytest.mark.slow
 
@@ -260,11 +261,11 @@ def test_any_exception_after_the_sigint_is_the_interruption(capfd):
 
 
 class GilHolder:
-    """``tests/_gil_holder.py``: a supervised command stuck in C with the GIL."""
+    """``tests/helpers/gil_holder.py``: a supervised command stuck in C with the GIL."""
 
     def __init__(self, tmp_path):
         self.ready = tmp_path / "holding"
-        self.proc = subprocess.Popen([sys.executable, os.path.join(HERE, "_gil_holder.py"), str(self.ready)],
+        self.proc = subprocess.Popen([sys.executable, os.path.join(HELPERS_DIR, "gil_holder.py"), str(self.ready)],
                                      env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True, process_group=0)
         deadline = time.monotonic() + 60
@@ -299,7 +300,7 @@ class GilHolder:
 def test_supervisor_ends_a_command_that_holds_the_gil(tmp_path, group):
     """Nothing in the command can run (as while TensorFlow's library loads):
     the supervisor prints the command's last hint and the line, once, 130."""
-    from _gil_holder import HINT
+    from tests.helpers.gil_holder import HINT
 
     holder = GilHolder(tmp_path)
     status, seconds, out, err = holder.signal(signal.SIGINT, group=group)

@@ -17,12 +17,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from projector_checks import assert_run_serves
 from projector_tools import ProjectorCallback, export_embeddings
 from projector_tools.cli import main
 from projector_tools.keras_archive import read_keras_archive
 from projector_tools.metadata import parse_projector_tsv
 from projector_tools.tensorboard_server import TensorBoardServer
+from tests.helpers.projector_checks import assert_run_serves
 
 SENTENCES = [
     "The movie was great, I loved it!",

@@ -25,8 +25,7 @@ from projector_tools.layout import (
 )
 from projector_tools.metadata import Metadata, parse_projector_tsv
 from projector_tools.tensorboard_server import TensorBoardServer
-from projector_checks import assert_run_serves
-from test_browser import browser  # noqa: F401  (the headless-Chromium fixture)
+from tests.helpers.projector_checks import assert_run_serves
 
 ROWS, DIMS, CLASSES = 30_000, 64, 20
 
@@ -85,7 +84,7 @@ def test_umap_layout_served_with_every_point_and_the_same_rows(umap_run):
 def test_projector_shows_every_point_of_the_layout(umap_run, browser):
     from playwright.sync_api import expect
 
-    from test_browser import DEEP_TEXT_JS, TIMEOUT_MS, open_projector, save_screenshot
+    from tests.helpers.browser import DEEP_TEXT_JS, TIMEOUT_MS, open_projector, save_screenshot
 
     *_, tb = umap_run
     page, frame = open_projector(browser, tb.url)

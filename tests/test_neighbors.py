@@ -10,7 +10,7 @@ import pytest
 from projector_tools.cli import main
 from projector_tools.errors import InputError
 from projector_tools.neighbors import nearest
-from view_fixtures import NEGATIVE, POSITIVE, export_trained
+from tests.helpers.view_fixtures import NEGATIVE, POSITIVE, export_trained
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import pytest
 
 from projector_tools.cli import main
 from projector_tools.plot import choose_labelled_rows, pca_2d, tsne_2d
-from view_fixtures import export_trained
+from tests.helpers.view_fixtures import export_trained
 
 
 @pytest.fixture(scope="module")

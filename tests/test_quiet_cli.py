@@ -13,8 +13,8 @@ import sys
 import numpy as np
 import pytest
 
-from cli_process import cli_env
 from projector_tools.quiet_tf import filtered_stderr, is_startup_line
+from tests.helpers.cli_process import cli_env
 
 pytestmark = pytest.mark.slow
 

@@ -23,17 +23,18 @@ from collections import Counter
 import numpy as np
 import pytest
 import tensorflow as tf
-from projector_checks import assert_run_serves
-from run_resolver import assert_self_consistent, resolve_like_tensorboard
-from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
 from google.protobuf import text_format
+from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
 
 from projector_tools import export_embeddings, parse_projector_tsv
 from projector_tools.checkpoint import checkpoint_shapes, read_tensor
+from projector_tools.fsio import TMP_MARK
 from projector_tools.projector_config import CONFIG_FILENAME
 from projector_tools.run_layout import STATE_FILENAME, current_export
-from projector_tools.fsio import TMP_MARK
 from projector_tools.run_lock import LOCK_FILENAME
+from tests.helpers import REPO_ROOT
+from tests.helpers.projector_checks import assert_run_serves
+from tests.helpers.run_resolver import assert_self_consistent, resolve_like_tensorboard
 
 KILLS = int(os.environ.get("PT_KILLS", "60"))
 
@@ -68,12 +69,11 @@ def kill_moment(run_dir: str) -> str:
 
 @pytest.mark.slow
 def test_sigkill_at_random_moments_never_leaves_a_mixed_run(tmp_path, tensorboard, monkeypatch):
-    from _export_loop import export_number
+    from tests.helpers.export_loop import export_number
 
     # The forkserver is a fresh interpreter that ignores our sys.path (Python
     # 3.11 drops it), so it finds the preloaded module through PYTHONPATH.
-    here = os.path.dirname(os.path.abspath(__file__))
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")])))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [REPO_ROOT, os.environ.get("PYTHONPATH")])))
 
     run_dir = str(tmp_path / "logs" / "run")
     matrix, labels = export_number(0, 500)
@@ -89,8 +89,8 @@ def test_sigkill_at_random_moments_never_leaves_a_mixed_run(tmp_path, tensorboar
     window = max(0.25, 5 * min(took))
 
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["_export_loop"])
-    import _export_loop
+    ctx.set_forkserver_preload(["tests.helpers.export_loop"])
+    from tests.helpers import export_loop
 
     rng = random.Random(6)
     moments: Counter[str] = Counter()
@@ -99,7 +99,7 @@ def test_sigkill_at_random_moments_never_leaves_a_mixed_run(tmp_path, tensorboar
     for i in range(KILLS):
         started = ctx.Event()
         child = ctx.Process(
-            target=_export_loop.export_forever, args=(run_dir, 1_000 * (i + 1), started), daemon=True
+            target=export_loop.export_forever, args=(run_dir, 1_000 * (i + 1), started), daemon=True
         )
         child.start()
         assert started.wait(60), "exporter child did not start"
@@ -129,7 +129,7 @@ def test_sigkill_at_random_moments_never_leaves_a_mixed_run(tmp_path, tensorboar
     tb = tensorboard(tmp_path / "logs")
     info = tb.info("run")
     assert [e["tensorName"] for e in info["embeddings"]] == ["embedding"]
-    served = tb.tensor("run", "embedding").reshape(-1, _export_loop.DIMS)
+    served = tb.tensor("run", "embedding").reshape(-1, export_loop.DIMS)
     labelled = bool(info["embeddings"][0].get("metadataPath"))  # unlabelled if killed in a switch
     assert_self_consistent(served, tb.metadata("run", "embedding") if labelled else None)
     assert labelled == (tensor_meta_after_last_kill is not None)

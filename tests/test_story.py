@@ -206,10 +206,10 @@ def test_text_model_takes_strings_and_a_dataset(tmp_path):
 
 
 def test_cli_export_activations_npy(tmp_path, capsys):
+    import keras
+
     from projector_tools.cli import main
     from projector_tools.run_writer import read_current_tensors
-
-    import keras
 
     model = functional_model()
     path = str(tmp_path / "m.keras")
@@ -265,9 +265,9 @@ def test_trained_csv_run_has_token_statistics_and_review_points(tmp_path, tensor
     no real IMDB text ships with any installed package and there is no
     network) colours by positivity and shows its validation reviews."""
     from projector_tools.cli import main
-    from projector_tools.text_data import clean_review
     from projector_tools.demo_corpus import demo_reviews
     from projector_tools.review_points import shorten
+    from projector_tools.text_data import clean_review
 
     train_split, test_split = demo_reviews(n_train=1200, n_test=300, seed=7)
     csv_path = tmp_path / "reviews.csv"
@@ -350,8 +350,8 @@ def test_sprite_files_follow_the_switch(tmp_path, monkeypatch):
     after the next; the transitional config never pairs the old sprite with
     the new rows."""
     from projector_tools import export_embeddings, run_cleanup
-    from projector_tools.run_switch import transitional_config
     from projector_tools.projector_config import SpriteRef, config_text, parse_config, sprite_of
+    from projector_tools.run_switch import transitional_config
 
     monkeypatch.setattr(run_cleanup, "RETAIN_RECENT_S", 0.0)  # only the previous export stays
 

@@ -11,7 +11,7 @@ import re
 import numpy as np
 import pytest
 
-from test_browser import TIMEOUT_MS, browser, open_projector, save_screenshot  # noqa: F401
+from tests.helpers.browser import TIMEOUT_MS, open_projector, save_screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]  # ~50-60 s each on 2 busy cores
 

@@ -13,9 +13,9 @@ import time
 import numpy as np
 import pytest
 
-from cli_process import FreshRun, cli_env, run_cli
-from projector_checks import assert_run_serves
 from projector_tools.errors import InputError, LogdirError
+from tests.helpers.cli_process import FreshRun, cli_env, run_cli
+from tests.helpers.projector_checks import assert_run_serves
 
 pytestmark = pytest.mark.slow
 
@@ -264,7 +264,6 @@ def test_pipeline_yields_every_review_once_in_length_buckets():
 def test_projector_tools_train_is_the_function_even_after_the_module_import():
     import projector_tools
     import projector_tools.trainer as module
-
     from projector_tools import train
 
     assert train is module.train and projector_tools.train is module.train

@@ -38,12 +38,12 @@ gensim = pytest.importorskip("gensim", reason="pip install gensim (the 'test' ex
 from gensim.models import KeyedVectors  # noqa: E402
 from gensim.test.utils import datapath  # noqa: E402
 
-from projector_checks import assert_run_serves  # noqa: E402
 from projector_tools.cli import main  # noqa: E402
 from projector_tools.metadata import parse_projector_tsv  # noqa: E402
 from projector_tools.tensorboard_server import TensorBoardServer  # noqa: E402
+from tests.helpers import REPO_ROOT  # noqa: E402
+from tests.helpers.projector_checks import assert_run_serves  # noqa: E402
 
-ROOT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOKENS = ["king", "queen", "café", "日本", "don't", "<br", "naïve", "the"]
 
 
@@ -124,10 +124,10 @@ def served(tmp_path_factory):
 
     # the post-training script, as a user runs it
     proc = subprocess.run(
-        [sys.executable, os.path.join(ROOT_DIR, "scripts", "export_embeddings.py"),
+        [sys.executable, os.path.join(REPO_ROOT, "scripts", "export_embeddings.py"),
          str(src / "v.vec.gz"), "--logdir", str(logs / "script")],
         capture_output=True, text=True, timeout=300,
-        env=dict(os.environ, PYTHONPATH=ROOT_DIR + os.pathsep + os.environ.get("PYTHONPATH", "")),
+        env=dict(os.environ, PYTHONPATH=REPO_ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")),
     )
     assert proc.returncode == 0, proc.stderr
     assert "exported embedding 8x6, 8 label rows" in proc.stdout

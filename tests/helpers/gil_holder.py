@@ -2,7 +2,7 @@
 ``dlopen`` does for seconds during ``import tensorflow`` (then no SIGINT
 handler or watchdog thread of the command can run).
 
-    python _gil_holder.py READY_FILE
+    python gil_holder.py READY_FILE
 
 Set up as ``cli.main`` sets up a command (supervisor, interrupt guard, a
 registered hint), it creates READY_FILE, prints its pid, then blocks in a C
@@ -19,7 +19,7 @@ import sys
 from projector_tools.interrupts import InterruptGuard, resume_hint
 from projector_tools.supervisor import supervise
 
-HINT = "continue with: _gil_holder.py --resume"
+HINT = "continue with: gil_holder.py --resume"
 
 
 def main() -> None:

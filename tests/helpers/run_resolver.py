@@ -2,7 +2,7 @@
 
 Shared by the tests that export while (or before) a reader looks: the kill
 test (test_reliability.py) and the two-writer test (test_concurrency.py).
-Exports there are self-describing (see _export_loop.py), so a tensor paired
+Exports there are self-describing (see export_loop.py), so a tensor paired
 with another export's labels is always detected.
 """
 

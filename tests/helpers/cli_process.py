@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+from tests.helpers import HELPERS_DIR, REPO_ROOT
+
 POLL_S = 0.01  # poll interval of readiness checks on a child's output files
 
 # A fresh process that runs the CLI exactly as the console script does
@@ -37,7 +37,7 @@ BOOTSTRAP = (
 
 def cli_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ, CUDA_VISIBLE_DEVICES="", PYTHONPATH=os.pathsep.join(
-        [ROOT, HERE] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+        [REPO_ROOT] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
     env.pop("TF_CPP_MIN_LOG_LEVEL", None)  # the CLI's own quiet mode
     env.update(extra)
     return env
@@ -207,7 +207,7 @@ class ForkServer:
 
     def __init__(self):
         self.proc = subprocess.Popen(
-            [sys.executable, os.path.join(HERE, "_cli_forkserver.py")], env=cli_env(),
+            [sys.executable, os.path.join(HELPERS_DIR, "cli_forkserver.py")], env=cli_env(),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
         )
 
