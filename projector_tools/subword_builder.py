@@ -18,13 +18,12 @@ work each step repeats:
   is the concatenation of ``tokens(piece + " ")`` over the pieces (the
   last piece of a sentence without the space). Equal sentences are split
   once, and pieces repeat across a corpus far more than texts do.
-* **The first iteration** of every search round starts from the same
-  vocabulary (no subwords), so its substring counts are computed once,
-  sorted by count, and each round only takes those at or above its
-  minimum count.
-* **Substring counting** aggregates equal split suffixes before expanding
-  them into prefixes, and a round stops iterating once its vocabulary no
-  longer changes (an iteration is a function of its input vocabulary).
+* **Each search round** (``_build_from_token_counts``) runs as whole-array
+  steps over every substring window of the distinct tokens, sorted once
+  for the whole search (:mod:`projector_tools.subword_search`); the first
+  iteration, the same in every round, splits the tokens once, and a round
+  stops iterating once its vocabulary no longer changes (an iteration is a
+  function of its input vocabulary).
 
     >>> from projector_tools import build_subword_encoder
     >>> encoder = build_subword_encoder(["a good film", "a bad film"] * 50, 2**8 + 20)
@@ -44,12 +43,9 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from projector_tools.errors import InputError
+from projector_tools.subword_search import MAX_SUBWORD_LENGTH, SubwordSearch
 
 __all__ = ["build_subword_encoder", "token_counts"]
-
-#: tfds' defaults in ``build_from_corpus``.
-MAX_SUBWORD_LENGTH = 20
-NUM_ITERATIONS = 4
 
 # A single space between two word characters: always a token of its own.
 _PIECE_BOUNDARY = re.compile(r" (?=\w)(?<=\w )")
@@ -110,135 +106,6 @@ def token_counts(texts: Iterable[str | bytes]) -> dict[str, int]:
     return counts
 
 
-def _prefix_counts(weighted: dict[str, int], min_count: int, span: int) -> dict[str, int]:
-    """``{p: n}`` for every prefix ``p`` of the keys whose keys weigh ``n >= min_count`` in all.
-
-    Equal to expanding each key into its prefixes in a dict, without making
-    a string per prefix: the keys (at most ``span`` characters) are sorted,
-    so the keys sharing a prefix of length ``k`` are one run, whose start is
-    where the common prefix with the previous key drops below ``k``. Only
-    prefixes that reach ``min_count`` become strings.
-    """
-    import numpy as np
-
-    keys = sorted(weighted)
-    n = len(keys)
-    if not n or "\x00" in "".join(keys):  # NUL would read as numpy's padding
-        counts: dict[str, int] = defaultdict(int)
-        for key, weight in weighted.items():
-            for end in range(1, len(key) + 1):
-                counts[key[:end]] += weight
-        return {p: c for p, c in counts.items() if c >= min_count}
-    weights = np.fromiter((weighted[k] for k in keys), dtype=np.int64, count=n)
-    codes = np.array(keys, dtype=f"<U{span}").view(np.uint32).reshape(n, span)
-    lengths = np.count_nonzero(codes, axis=1)
-    same = codes[1:] == codes[:-1]
-    common = np.where(same.all(axis=1), span, same.argmin(axis=1))
-    before = np.concatenate(([-1], common))  # common prefix with the previous key
-    out: dict[str, int] = {}
-    for k in range(1, span + 1):
-        rows = np.flatnonzero(lengths >= k)
-        if not rows.size:
-            break
-        firsts = np.flatnonzero(before[rows] < k)  # positions in rows where a run starts
-        sums = np.add.reduceat(weights[rows], firsts)
-        keep = np.flatnonzero(sums >= min_count)
-        for row, total in zip(rows[firsts[keep]].tolist(), sums[keep].tolist()):
-            out[keys[row][:k]] = total
-    return out
-
-
-class _Search:
-    """One vocabulary search: ``build(min_count)`` is tfds' ``_build_from_token_counts``."""
-
-    def __init__(self, counts: dict[str, int], max_subword_length: int = MAX_SUBWORD_LENGTH) -> None:
-        ste, _ = _tfds_text()
-        from tensorflow_datasets.core.utils.lazy_imports_utils import tensorflow as tf
-
-        self._as_bytes = tf.compat.as_bytes
-        self._replacement = ste._UNDERSCORE_REPLACEMENT
-        self.max_len = max_subword_length
-        self.tokens = list(counts.items())
-        # Iteration 1 of every round: the vocabulary holds no subwords.
-        first = self._substring_counts([], 1)
-        self._first = sorted(first.items(), key=lambda kv: kv[1], reverse=True)
-        self._first_negated = [-c for _, c in self._first]  # ascending, for bisect
-
-    # -- the greedy split of SubwordTextEncoder._token_to_subwords, starts only
-    def _split_suffixes(self, subwords: list[str]) -> dict[str, int]:
-        """``token[start:start+max_len]`` for every subword start, weighted by count.
-
-        The greedy split from a position depends only on the rest of the
-        token, so equal rests ("ing_", "s_", ...) are split once: rests are
-        collected with their summed counts and processed longest first.
-        The longest vocabulary match is found walking forward while the
-        text is still a prefix of some subword (tfds walks backward from
-        ``_max_subword_len``; both find the longest match, or one character).
-        """
-        vocab = set(subwords)
-        vocab.add(self._replacement)
-        prefixes = {s[:k] for s in vocab for k in range(1, len(s) + 1)}
-        max_piece = max(len(self._replacement), max((len(s) for s in subwords), default=1))
-        span = self.max_len
-        suffixes: dict[str, int] = defaultdict(int)
-        buckets: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-        for token, count in self.tokens:
-            buckets[len(token)][token] += count
-        for length in range(max(buckets, default=0), 0, -1):
-            for rest, count in buckets.pop(length, {}).items():
-                suffixes[rest[:span]] += count
-                match = 1
-                limit = min(length, max_piece)
-                k = 1
-                while k <= limit:
-                    head = rest[:k]
-                    if head not in prefixes:
-                        break
-                    if head in vocab:
-                        match = k
-                    k += 1
-                if match < length:
-                    buckets[length - match][rest[match:]] += count
-        return suffixes
-
-    def _substring_counts(self, subwords: list[str], min_count: int = 1) -> dict[str, int]:
-        """Every substring a subword start begins (up to ``max_len``) counted at least ``min_count`` times."""
-        return _prefix_counts(self._split_suffixes(subwords), min_count, self.max_len)
-
-    def _select(self, current: dict[str, int], min_count: int) -> list[str]:
-        """Candidates by descending length, prefixes decremented, sorted by count."""
-        by_len: list[list[str]] = [[] for _ in range(self.max_len + 1)]
-        as_bytes = self._as_bytes
-        for s in current:
-            if len(s) == 1 and len(as_bytes(s)) <= 1:
-                continue  # single bytes are always in the vocabulary
-            by_len[len(s)].append(s)
-        chosen: list[tuple[int, str]] = []
-        for length in range(self.max_len, 0, -1):
-            for s in by_len[length]:
-                count = current[s]
-                if count < min_count:
-                    continue
-                chosen.append((count, s))
-                for end in range(1, length):
-                    current[s[:end]] -= count
-        chosen.sort(reverse=True)
-        return [s for _, s in chosen]
-
-    def build(self, min_count: int, num_iterations: int = NUM_ITERATIONS) -> list[str]:
-        import bisect
-
-        # self._first is sorted by descending count: take the head >= min_count.
-        n = bisect.bisect_right(self._first_negated, -min_count)
-        subwords = self._select(dict(self._first[:n]), min_count)
-        for _ in range(num_iterations - 1):
-            nxt = self._select(self._substring_counts(subwords, min_count), min_count)
-            if nxt == subwords:
-                break  # a fixed point: the remaining iterations return it again
-            subwords = nxt
-        return subwords
-
-
 def build_subword_encoder(
     texts: Iterable[str | bytes],
     target_vocab_size: int = 2**13,
@@ -273,8 +140,10 @@ def build_subword_encoder(
     say(f"building a SubwordTextEncoder vocabulary (target {target_vocab_size}) from {len(texts)} texts ...")
     counts = token_counts(texts)
     say(f"  vocabulary: counted tokens of {len(texts)} texts: {len(counts)} distinct ({time.monotonic() - start:.1f} s)")
-    search = _Search(counts)
-    say(f"  vocabulary: {len(search._first)} first-iteration candidates ({time.monotonic() - start:.1f} s)")
+    if not counts:
+        raise InputError("build_subword_encoder: the texts hold no characters; give at least one non-empty text")
+    search = SubwordSearch(counts, MAX_SUBWORD_LENGTH)
+    say(f"  vocabulary: {len(search.keys)} distinct substring windows ({time.monotonic() - start:.1f} s)")
     # tfds' vocab_size: padding + subwords + 256 bytes.
     rounds = [0]
 
@@ -305,8 +174,6 @@ def build_subword_encoder(
             return subwords
         return other
 
-    if not counts:
-        raise InputError("build_subword_encoder: the texts hold no characters; give at least one non-empty text")
     values = counts.values()
     subwords = binary_search(max(min(values), 1), max(values))
     return ste.SubwordTextEncoder(vocab_list=subwords)

@@ -17,7 +17,8 @@ tfds = pytest.importorskip("tensorflow_datasets")
 from projector_tools import InputError, build_subword_encoder  # noqa: E402
 from projector_tools.csv_reviews import load_csv  # noqa: E402
 from projector_tools.data import build_encoder, load_dataset  # noqa: E402
-from projector_tools.subword_builder import _prefix_counts, token_counts  # noqa: E402
+from projector_tools.subword_builder import token_counts  # noqa: E402
+from projector_tools.subword_search import SubwordSearch  # noqa: E402
 
 SubwordTextEncoder = tfds.deprecated.text.SubwordTextEncoder
 
@@ -63,18 +64,48 @@ def test_token_counts_equal_tfds_on_edge_case_texts():
     assert token_counts(texts) == _tfds_token_counts(texts)
 
 
-def test_prefix_counts_equal_expanding_every_key():
+def _tfds_round(counts, min_count):
+    return SubwordTextEncoder._build_from_token_counts(
+        token_counts=counts, min_token_count=min_count, reserved_tokens=[], num_iterations=4, max_subword_length=20
+    ).subwords
+
+
+def _random_counts(rng: random.Random, alphabet: str, n: int, longest: int = 30) -> dict[str, int]:
+    """Tokens as tfds makes them (``_`` suffixes, the escape) from ``alphabet``, with Zipf-like counts."""
+    pieces = list(alphabet) + ["\\&undsc", "_"]
+    counts = {}
+    for _ in range(n):
+        token = "".join(rng.choice(pieces) for _ in range(rng.randint(1, longest)))
+        counts[token] = int(1 + 50 / rng.uniform(0.05, 1.0) ** 1.5)
+    return counts
+
+
+def test_a_search_round_equals_tfds_build_from_token_counts():
     rng = random.Random(4)
-    for nul in (False, True):  # NUL takes the plain path (numpy pads with NUL)
-        alphabet = "ab_é\x00" if nul else "ab_é"
-        keys = {"".join(rng.choice(alphabet) for _ in range(rng.randint(1, 8))): rng.randint(1, 5) for _ in range(300)}
-        expanded: dict[str, int] = {}
-        for key, weight in keys.items():
-            for end in range(1, len(key) + 1):
-                expanded[key[:end]] = expanded.get(key[:end], 0) + weight
-        for min_count in (1, 3, 20):
-            want = {p: c for p, c in expanded.items() if c >= min_count}
-            assert _prefix_counts(keys, min_count, 8) == want
+    cases = [
+        ("ab", 300),  # few characters: long shared prefixes, windows cut at 20
+        ("abcdeé日\x00 .", 400),  # NUL, space, non-ASCII single characters (candidates)
+        ("".join(chr(c) for c in range(0x400, 0x400 + 300)), 300),  # 300 characters: two bytes each
+        ("xy\U0001F600\U00010348", 200),  # outside the BMP
+    ]
+    for alphabet, n in cases:
+        counts = _random_counts(rng, alphabet, n)
+        search = SubwordSearch(counts)
+        for min_count in (1, 2, 7, 60, 400, 10**9):
+            assert search.build(min_count) == _tfds_round(counts, min_count), (alphabet[:8], min_count)
+
+
+def test_a_search_round_over_an_alphabet_needing_three_bytes_a_character():
+    rng = random.Random(9)
+    chars = [chr(c) for c in range(0x10000, 0x10000 + 66_000)]
+    rng.shuffle(chars)
+    # every character once (an alphabet past 254 * 255), plus a small repeated core
+    counts = {"".join(chars[i : i + 11]) + "_": 1 for i in range(0, len(chars), 11)}
+    counts.update(_random_counts(rng, "".join(chars[:40]), 300, longest=12))
+    search = SubwordSearch(counts)
+    assert search.width == 3
+    for min_count in (2, 30):
+        assert search.build(min_count) == _tfds_round(counts, min_count)
 
 
 def test_same_subwords_as_tfds_on_the_demo_corpus():
