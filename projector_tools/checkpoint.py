@@ -11,7 +11,8 @@ Writing uses TensorFlow's own ops. ``tf.raw_ops.SaveV2`` given a numpy
 array copies it into a fresh tensor first, which for one large matrix means
 a second full copy in memory and seconds of work. A large matrix is
 therefore saved in row slices of :data:`SLICE_BYTES`, each slice into a
-temporary checkpoint of its own, and ``tf.raw_ops.MergeV2Checkpoints`` joins
+temporary checkpoint of its own (:data:`SHARED_SLICE_BYTES` when shared,
+below), and ``tf.raw_ops.MergeV2Checkpoints`` joins
 them into one checkpoint (one ``.data`` shard per slice; the merge renames
 the shards and writes one index, it copies no data). Each slice is handed
 over through DLPack (``tf.experimental.dlpack``), which shares the array's
@@ -43,12 +44,18 @@ import numpy as np
 from projector_tools import fsio
 from projector_tools.errors import SourceError
 
-# A tensor larger than this is saved in row slices of about this size. Slices
-# that TensorFlow can share (see _tensor) cost no memory; others are copied,
-# one slice per writer in flight. 64 MB
-# wrote 1M x 300 in 0.46-0.53 s against 0.61-0.85 s for 16 MB, two writers,
-# side by side (see docs/design.md).
+# A tensor larger than this is saved in row slices of about this size when
+# its slices must be copied for TensorFlow (see _tensor): one slice per
+# writer in flight is the memory it costs. 64 MB wrote 1M x 300 in
+# 0.46-0.53 s against 0.61-0.85 s for 16 MB, two writers, side by side (see
+# docs/design.md).
 SLICE_BYTES = 64 << 20
+# Slices that TensorFlow shares (see _tensor) cost no memory, so they are
+# larger: each SaveV2 call allocates (and frees) its own 8 MB output buffer
+# and files, fresh memory whose page faults show on a machine whose free
+# memory is cold (see docs/design.md). Still small enough that Ctrl-C waits
+# for at most one slice per writer.
+SHARED_SLICE_BYTES = 256 << 20
 # Slices saved at once (see _save_all); more than two measured no faster on
 # two cores, and no machine with more was measured.
 MAX_WRITERS = 2
@@ -78,7 +85,7 @@ def write_checkpoint(prefix: str, tensors: Mapping[str, np.ndarray]) -> list[str
         jobs.append(small)
     for name, arr in big.items():
         rows, dims = arr.shape
-        for start, stop in _slices(arr):
+        for start, stop in _slices(arr, _slice_bytes(arr)):
             jobs.append([(name, f"{rows} {dims} {start},{stop - start}:-", arr[start:stop])])
     parts = [f"{prefix}{_PART_MARK}{token}-{i}" for i in range(len(jobs))]
     merged = False
@@ -127,8 +134,18 @@ def _save_all(parts: list[str], jobs: list[list[tuple[str, str, np.ndarray]]]) -
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _slices(arr: np.ndarray) -> list[tuple[int, int]]:
-    """Row ranges ``[start, stop)`` of about :data:`SLICE_BYTES` each.
+def _slice_bytes(arr: np.ndarray) -> int:
+    """Bytes per slice of ``arr``: at most :data:`SHARED_SLICE_BYTES` (shared) or
+    :data:`SLICE_BYTES` (copied), in a multiple of :func:`_writers` equal slices so
+    that the writers finish together."""
+    limit = SHARED_SLICE_BYTES if _shareable(arr) else SLICE_BYTES
+    writers = _writers()
+    count = writers * math.ceil(arr.nbytes / (writers * limit))
+    return math.ceil(arr.nbytes / count)
+
+
+def _slices(arr: np.ndarray, slice_bytes: int | None = None) -> list[tuple[int, int]]:
+    """Row ranges ``[start, stop)`` of about ``slice_bytes`` (:data:`SLICE_BYTES`) each.
 
     Where the rows allow it, every range but a short first one starts on a
     :data:`_ALIGN`-byte boundary, so that :func:`_save` can hand it to
@@ -141,7 +158,7 @@ def _slices(arr: np.ndarray) -> list[tuple[int, int]]:
     head = next((k for k in range(unit) if (base + k * row_bytes) % _ALIGN == 0), None)
     if head is None or not arr.flags.c_contiguous:
         head, unit = 0, 1
-    step = max(unit, SLICE_BYTES // row_bytes // unit * unit)
+    step = max(unit, math.ceil((slice_bytes or SLICE_BYTES) / row_bytes / unit) * unit)
     bounds = [0] + list(range(head, rows, step)) + [rows]
     return [(a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
 
@@ -156,8 +173,7 @@ def _tensor(arr: np.ndarray):
     aligned, so only such C-contiguous, writable (DLPack cannot mark read-only
     memory) arrays are shared; others are passed as they are.
     """
-    if not (arr.flags.c_contiguous and arr.flags.writeable
-            and arr.ctypes.data % _ALIGN == 0 and arr.dtype in _SHARED_DTYPES):
+    if not (_shareable(arr) and arr.ctypes.data % _ALIGN == 0):
         return arr
     import tensorflow as tf
 
@@ -165,6 +181,11 @@ def _tensor(arr: np.ndarray):
         return tf.experimental.dlpack.from_dlpack(arr.__dlpack__())
     except (BufferError, TypeError, ValueError, tf.errors.InvalidArgumentError):
         return arr
+
+
+def _shareable(arr: np.ndarray) -> bool:
+    """Whether TensorFlow can share ``arr``'s memory (given an aligned start, see :func:`_tensor`)."""
+    return bool(arr.flags.c_contiguous and arr.flags.writeable and arr.dtype in _SHARED_DTYPES)
 
 
 def _save(prefix: str, items: list[tuple[str, str, np.ndarray]]) -> None:

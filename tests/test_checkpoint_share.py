@@ -26,6 +26,7 @@ def restored(prefix: str, name: str) -> np.ndarray:
 def test_sliced_checkpoint_of_any_start_reads_back(tmp_path, monkeypatch, offset):
     # 37 float32 = 148 bytes a row: rows start 64-byte aligned only every 16 rows
     monkeypatch.setattr(checkpoint, "SLICE_BYTES", 148 * 100)
+    monkeypatch.setattr(checkpoint, "SHARED_SLICE_BYTES", 148 * 100)
     arr = BASE[offset:]
     slices = checkpoint._slices(arr)
     assert slices[0][0] == 0 and slices[-1][1] == len(arr)
@@ -52,6 +53,7 @@ def test_shared_tensor_is_the_arrays_memory():
 @pytest.mark.parametrize("kind", ["readonly", "fortran", "float64"])
 def test_arrays_that_cannot_be_shared_are_copied(tmp_path, monkeypatch, kind):
     monkeypatch.setattr(checkpoint, "SLICE_BYTES", 148 * 100)
+    monkeypatch.setattr(checkpoint, "SHARED_SLICE_BYTES", 148 * 100)
     arr = BASE.copy()
     if kind == "readonly":
         arr.flags.writeable = False

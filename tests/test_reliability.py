@@ -303,6 +303,7 @@ def test_sliced_checkpoint_reads_like_a_whole_one(tmp_path, monkeypatch, root):
     whole = checkpoint.write_checkpoint(base + "/whole/ckpt", tensors)
     assert [os.path.basename(f) for f in whole] == ["ckpt.data-00000-of-00001", "ckpt.index"]
     monkeypatch.setattr(checkpoint, "SLICE_BYTES", 7 * 4 * 64)  # 64-row slices: 5 of them
+    monkeypatch.setattr(checkpoint, "SHARED_SLICE_BYTES", 7 * 4 * 64)  # (shared or copied)
     sliced = checkpoint.write_checkpoint(base + "/sliced/ckpt", tensors)
     # the small tensor + 5 slices, and a first slice of a few rows where the
     # array's start is not 64-byte aligned (checkpoint._slices)
