@@ -11,7 +11,11 @@ same content-addressed file), the layout tensors ``<tensor>/<method>`` are
 added beside them with a metadata file of their own: the tensor's columns
 plus ``cluster``. A layout already there is replaced.
 
-    >>> result = add_layouts_to_run("runs/demo/train", ["umap"])
+    >>> import os, tempfile, numpy as np
+    >>> from projector_tools import export_embeddings
+    >>> run = os.path.join(tempfile.mkdtemp(), "train")
+    >>> _ = export_embeddings(np.random.default_rng(0).normal(size=(100, 8)), run)
+    >>> result = add_layouts_to_run(run, ["umap"])
     >>> result.names
     ('embedding', 'embedding/umap')
 """
