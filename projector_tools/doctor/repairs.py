@@ -288,7 +288,11 @@ def _fixed_metadata_path(
     wrong_rows = rows is not None and raw is not None and (
         parsed is None or len(parsed.rows) != rows
     )
-    if not (outside or is_absolute(mp) or header_tab or wrong_rows or (vocab is not None and rows)):
+    # --vocab labels a tensor that has no labels to keep here (no file, or one outside
+    # the logdir, never read); labels that line up stay as they are, with all their
+    # columns (a trained run's count and positivity are not the vocabulary's).
+    needs_vocab = vocab is not None and bool(rows) and raw is None
+    if not (outside or is_absolute(mp) or header_tab or wrong_rows or needs_vocab):
         return None
     if rows is None:
         if raw is not None and (outside or is_absolute(mp)):
