@@ -24,8 +24,9 @@ demo: $(STAMP)
 	@echo "Now run:  $(VENV)/bin/tensorboard --logdir $(LOGDIR)/demo"
 	@echo "and open http://localhost:6006/#projector (tensor 'embedding': color by 'positivity'; tensor 'reviews': color by 'label' or 'correct')."
 
+# tests/ and the package's doctests (setup.cfg: testpaths, --doctest-modules), one pytest run.
 test: $(STAMP)
-	$(PY) -m pytest -q -ra tests
+	$(PY) -m pytest -q -ra
 
 bench: $(STAMP)
 	$(PY) bench/export.py

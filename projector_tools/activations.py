@@ -69,8 +69,15 @@ class ActivationSpec:
     returns them: columns such as a prediction then follow the model epoch
     by epoch.
 
-        >>> ActivationSpec(x_val, layer="pool", name="reviews",
-        ...                metadata=lambda out: {"predicted": out[:, 0].round(3)})
+        >>> import keras, numpy as np
+        >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4, name="pool"),
+        ...                           keras.layers.Dense(1, name="out")])
+        >>> x_val = np.arange(15, dtype="float32").reshape(5, 3)
+        >>> spec = ActivationSpec(x_val, layer="pool", name="reviews",
+        ...                       metadata=lambda out: {"predicted": out[:, 0].round(3)})
+        >>> name, matrix, meta = activation_tensor(model, spec)   # what each export computes
+        >>> name, matrix.shape, meta.names, len(meta)
+        ('reviews', (5, 4), ('predicted',), 5)
     """
 
     inputs: Any
@@ -213,9 +220,13 @@ def compute_activations(
 ) -> tuple[np.ndarray, np.ndarray | list[np.ndarray]]:
     """``(activations, model outputs)`` for up to ``max_rows`` inputs.
 
-        >>> acts, outputs = compute_activations(model, x[:100], "dense")
-        >>> acts.shape[0] == outputs.shape[0] == 100
-        True
+        >>> import keras, numpy as np
+        >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(8, name="dense"),
+        ...                           keras.layers.Dense(2, name="out")])
+        >>> x = np.random.default_rng(0).normal(size=(300, 3))
+        >>> acts, outputs = compute_activations(model, x[:100], "dense", batch_size=32)
+        >>> acts.shape, outputs.shape
+        ((100, 8), (100, 2))
     """
     if int(batch_size) < 1:
         raise InputError(f"batch_size must be at least 1, got {batch_size}")
@@ -304,10 +315,17 @@ def export_activations(
     tensor is named ``name`` (default: the layer's name). ``images`` adds a
     sprite, as in :func:`~projector_tools.export_embeddings`.
 
-        >>> from projector_tools import export_activations
-        >>> export_activations(model, x_test, "runs/acts", layer="dense",
-        ...                    metadata=[str(y) for y in y_test])
-        >>> # then: tensorboard --logdir runs
+        >>> import keras, numpy as np, os, tempfile
+        >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(8, name="dense"),
+        ...                           keras.layers.Dense(1, name="out")])
+        >>> x_test, y_test = np.ones((10, 3), "float32"), [0, 1] * 5
+        >>> logdir = tempfile.mkdtemp()
+        >>> result = export_activations(model, x_test, os.path.join(logdir, "acts"), layer="dense",
+        ...                             metadata=[str(y) for y in y_test])
+        >>> result.names, result["dense"].shape, result["dense"].metadata_rows
+        (('dense',), (10, 8), 10)
+
+    ``tensorboard --logdir`` on ``logdir`` then lists the run ``acts``.
 
     Raises :class:`~projector_tools.errors.InputError` (unknown layer, an
     output that is not one vector per example, unusable inputs) or

@@ -99,7 +99,16 @@ class ProjectorCallback(keras.callbacks.Callback):
 
     Under a ``tf.distribute`` strategy only the chief writes.
 
-        >>> model.fit(x, y, epochs=3, callbacks=[ProjectorCallback("runs/demo")])
+        >>> import os, tempfile, numpy as np
+        >>> model = keras.Sequential([keras.Input((4,), dtype="int32"),
+        ...                           keras.layers.Embedding(20, 3, name="words"),
+        ...                           keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(1)])
+        >>> model.compile("adam", "mse")
+        >>> x, y = np.arange(40).reshape(10, 4) % 20, np.ones((10, 1))
+        >>> callback = ProjectorCallback(os.path.join(tempfile.mkdtemp(), "demo"))
+        >>> _ = model.fit(x, y, epochs=3, verbose=0, callbacks=[callback])
+        >>> sorted(os.listdir(callback.run_dir))  # doctest: +ELLIPSIS
+        ['checkpoint', 'embeddings-3.data-00000-of-00001', 'embeddings-3.index', 'events.out.tfevents...', 'metadata-words-....tsv', 'projector_config.pbtxt']
     """
 
     def __init__(

@@ -13,7 +13,16 @@ module maps each checkpoint key to that name and to its layer (``word_emb``),
 and tells model variables from optimizer slots. Checkpoints without an
 object graph (TF1 name-based ones) fall back to :func:`readable_name`.
 
-    >>> variables = checkpoint_variables("ckpt/c-1")
+    >>> import os, tempfile, keras, numpy as np, tensorflow as tf
+    >>> model = keras.Sequential([keras.Input((4,), dtype="int32"),
+    ...                           keras.layers.Embedding(20, 3, name="word_emb"),
+    ...                           keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(1)],
+    ...                          name="sequential")
+    >>> model.compile("adam", "mse")
+    >>> _ = model.fit(np.arange(40).reshape(10, 4) % 20, np.ones((10, 1)), epochs=1, verbose=0)
+    >>> ckpt = tf.train.Checkpoint(model=model, optimizer=model.optimizer)
+    >>> prefix = ckpt.save(os.path.join(tempfile.mkdtemp(), "c"))   # .../c-1
+    >>> variables = checkpoint_variables(prefix)
     >>> v = variables["optimizer/_trainable_variables/0/.ATTRIBUTES/VARIABLE_VALUE"]
     >>> v.full_name, v.layer, v.is_embedding, v.is_model_variable
     ('sequential/word_emb/embeddings', 'word_emb', True, True)

@@ -9,9 +9,19 @@ among the weights by its key (``bert.embeddings.word_embeddings.weight``,
 ``transformer.wte.weight``, ``model.embed_tokens.weight``, ``shared.weight``,
 ...) and labels each row with the token of that id, added tokens included.
 
-    >>> src = load_huggingface("bert-base-uncased/")
+    >>> import os, tempfile, numpy as np
+    >>> from safetensors.numpy import save_file
+    >>> folder = tempfile.mkdtemp()   # a miniature bert-base-uncased/
+    >>> with open(os.path.join(folder, "vocab.txt"), "w") as f:
+    ...     _ = f.write("[PAD]\\n[UNK]\\n[CLS]\\n[SEP]\\nthe\\nmovie\\n##s\\n")
+    >>> save_file({"bert.embeddings.word_embeddings.weight": np.ones((8, 4), "float32"),
+    ...            "bert.embeddings.position_embeddings.weight": np.ones((16, 4), "float32")},
+    ...           os.path.join(folder, "model.safetensors"))
+    >>> src = load_huggingface(folder)
     >>> src.tensors["word_embeddings"].shape
-    (30522, 768)
+    (8, 4)
+    >>> src.metadata["word_embeddings"].column("label")
+    ['[PAD]', '[UNK]', '[CLS]', '[SEP]', 'the', 'movie', '##s', '<unused:7>']
 
 Weights are read with the ``safetensors`` package's numpy API (no PyTorch),
 one tensor at a time; ``bfloat16`` and ``float8`` tensors come back as

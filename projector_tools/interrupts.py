@@ -35,8 +35,16 @@ Library code registers what the user should be told on an interruption with
 :func:`resume_hint`; outside the CLI (a notebook) that context manager prints
 the hint itself and lets the ``KeyboardInterrupt`` go on.
 
-    >>> with resume_hint(lambda: "continue with: projector-tools train --logdir L --resume"):
-    ...     long_running_work()
+    >>> import contextlib, io
+    >>> said = io.StringIO()
+    >>> with contextlib.redirect_stderr(said):
+    ...     try:
+    ...         with resume_hint(lambda: "continue with: projector-tools train --logdir L --resume"):
+    ...             raise KeyboardInterrupt   # Ctrl-C during the long-running work
+    ...     except KeyboardInterrupt:
+    ...         pass
+    >>> said.getvalue()
+    'continue with: projector-tools train --logdir L --resume\\n'
 """
 
 from __future__ import annotations

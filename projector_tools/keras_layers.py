@@ -4,6 +4,7 @@ Sequential, functional and subclassed models, embeddings nested in
 sub-layers or sub-models: each is found once and named by its layer name
 (or, where two nested layers share a name, by its path ``outer/inner``).
 
+    >>> import keras
     >>> model = keras.Sequential([keras.Input((None,)), keras.layers.Embedding(10, 4, name="words")])
     >>> list(embedding_layers(model))
     ['words']

@@ -8,8 +8,16 @@ own plus a ``cluster`` column. A 3-column tensor viewed with the
 Projector's default PCA is a rotation of those columns, so picking it shows
 every point where the layout put it.
 
-    >>> points = compute_layout(matrix, "umap")       # (N, 3) float32
-    >>> clusters = cluster_labels(points)              # [3, 3, -1, 0, ...]
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> centres = rng.normal(scale=10, size=(3, 16))   # three groups: 60, 40 and 20 rows
+    >>> matrix = np.concatenate([c + rng.normal(size=(n, 16)) for c, n in zip(centres, (60, 40, 20))])
+    >>> points = compute_layout(matrix, "umap")
+    >>> points.shape, points.dtype
+    ((120, 3), dtype('float32'))
+    >>> clusters = cluster_labels(points)             # 0 is the biggest cluster
+    >>> clusters[:3], clusters[60:63], clusters[100:103]
+    ([0, 0, 0], [1, 1, 1], [2, 2, 2])
 
 Libraries (the optional extra ``projector_tools[layout]``): umap-learn for
 UMAP, openTSNE for t-SNE (FFT-accelerated, 2-D; the third column is 0),
@@ -254,8 +262,12 @@ def cluster_labels(
     seeded sample and every other row takes the cluster of its nearest
     sample row. Ids are ordered by cluster size (0 is the biggest).
 
-        >>> cluster_labels(compute_layout(matrix, "umap"))[:5]
-        [3, 3, 0, 11, -1]
+        >>> rng = np.random.default_rng(0)
+        >>> layout = np.concatenate([rng.normal(loc=10 * i, size=(n, 3))
+        ...                          for i, n in enumerate((12, 30, 20))])
+        >>> labels = cluster_labels(layout)
+        >>> labels[:3], labels[12:15], labels[42:45]
+        ([2, 2, 2], [0, 0, 0], [1, 1, 1])
     """
     cluster = require("sklearn.cluster")
     pts = np.asarray(layout, dtype=np.float32)
@@ -319,9 +331,12 @@ def add_layouts(
     own with a ``cluster`` column added (:func:`cluster_labels`). The input
     tensors and their metadata are returned unchanged.
 
+        >>> from projector_tools.metadata import Metadata
+        >>> m = np.random.default_rng(0).normal(size=(100, 8))
+        >>> labels = Metadata([f"w{i}" for i in range(100)])
         >>> matrices, metas = add_layouts({"embedding": m}, {"embedding": labels}, ["umap"])
-        >>> list(matrices)
-        ['embedding', 'embedding/umap']
+        >>> list(matrices), matrices["embedding/umap"].shape, metas["embedding/umap"].names
+        (['embedding', 'embedding/umap'], (100, 3), ('label', 'cluster'))
     """
     methods = check_methods(methods)
     out_m = dict(matrices)

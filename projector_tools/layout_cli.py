@@ -11,7 +11,11 @@ same content-addressed file), the layout tensors ``<tensor>/<method>`` are
 added beside them with a metadata file of their own: the tensor's columns
 plus ``cluster``. A layout already there is replaced.
 
-    >>> result = add_layouts_to_run("runs/demo/train", ["umap"])
+    >>> import os, tempfile, numpy as np
+    >>> from projector_tools import export_embeddings
+    >>> run = os.path.join(tempfile.mkdtemp(), "train")
+    >>> _ = export_embeddings(np.random.default_rng(0).normal(size=(100, 8)), run)
+    >>> result = add_layouts_to_run(run, ["umap"])
     >>> result.names
     ('embedding', 'embedding/umap')
 """
@@ -76,8 +80,12 @@ def add_layouts_to_run(
                 f"{fsio.join(run_dir, kids[0])!r}") if kids else (
                 "export one first with `projector-tools export SOURCE --logdir RUN --layout umap`")
         raise LogdirError(f"{run_dir!r} holds no projector_tools export; {hint}")
-    current = read_current_tensors(run_dir)
     config = read_run_config(run_dir)
+    # in the config's order (the checkpoint lists its tensors in no useful order):
+    # the Projector opens the first tensor, neighbors and plot default to it
+    order = [e.tensor_name for e in config.embeddings] if config else []
+    current = dict(sorted(read_current_tensors(run_dir).items(),
+                          key=lambda item: order.index(item[0]) if item[0] in order else len(order)))
     paths = {e.tensor_name: e.metadata_path for e in (config.embeddings if config else [])
              if e.metadata_path}
     originals = {n: m for n, m in current.items() if not is_layout_name(n)}

@@ -13,9 +13,14 @@ placeholders for the extra rows; one with fewer rows is labelled by id.
 Where the link is not certain (two lookups, a subclassed model whose config
 records no graph) nothing is guessed: a note says so and ids label the rows.
 
+    >>> import keras
+    >>> vectorize = keras.layers.TextVectorization(max_tokens=6)
+    >>> vectorize.adapt(["the movie", "the film", "the end"])
+    >>> model = keras.Sequential([keras.Input((1,), dtype="string"), vectorize,
+    ...                           keras.layers.Embedding(6, 4, name="embedding")])
     >>> metas, notes = model_lookup_metadata(model, ["embedding"])
-    >>> metas["embedding"].column("label")[:3]
-    ['<pad>', '[UNK]', 'the']
+    >>> metas["embedding"].column("label"), metas["embedding"].column("kind")[:3]
+    (['<pad>', '[UNK]', 'the', 'movie', 'film', 'end'], ['pad', 'oov', 'token'])
 """
 
 from __future__ import annotations
@@ -118,6 +123,8 @@ def lookup_layer_metadata(vocabulary: Sequence[Any], rows: int, lookup: ConfigLa
                           tensor: str) -> tuple[Metadata | None, list[str]]:
     """Labels for ``rows`` embedding rows from a lookup layer's ``get_vocabulary()``.
 
+        >>> lookup = ConfigLayer(("vectorize",), "TextVectorization", "keras.layers", {},
+        ...                      "layers/text_vectorization")
         >>> meta, notes = lookup_layer_metadata(["", "[UNK]", "the"], 4, lookup, "embedding")
         >>> meta.column("label"), meta.column("kind")
         (['<pad>', '[UNK]', 'the', '<unused id 3>'], ['pad', 'oov', 'token', 'unused'])

@@ -154,10 +154,8 @@ class Metadata:
         >>> m = Metadata({"label": ["<pad>", "the_"], "id": [0, 1]})
         >>> len(m), m.names
         (2, ('label', 'id'))
-        >>> print(m.to_tsv(), end="")
-        label	id
-        <pad>	0
-        the_	1
+        >>> m.to_tsv().split("\\n")
+        ['label\\tid', '<pad>\\t0', 'the_\\t1', '']
     """
 
     __slots__ = ("_columns",)

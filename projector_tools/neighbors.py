@@ -7,8 +7,11 @@ by label (the first metadata column, what the Projector shows); the
 neighbours are the other points by cosine similarity on the full vectors,
 most similar first.
 
-    >>> nearest(matrix, labels, "good_", k=3)
-    [Neighbor(rank=1, row=51, label='great_', similarity=0.93), ...]
+    >>> import numpy as np
+    >>> labels = ["good_", "great_", "bad_", "the_"]
+    >>> matrix = np.array([[1, 0.1], [0.9, 0.2], [-1, -0.3], [0, 1]])
+    >>> [(n.rank, n.row, n.label, round(n.similarity, 2)) for n in nearest(matrix, labels, "good_", k=3)]
+    [(1, 1, 'great_', 0.99), (2, 3, 'the_', 0.1), (3, 2, 'bad_', -0.98)]
 """
 
 from __future__ import annotations

@@ -12,9 +12,11 @@ as the Projector's "Color by" does: a numeric column (``positivity``,
 ``predicted``, ``count``) on a colour scale with a bar, any other
 (``label``, ``correct``, ``kind``) by category with a legend.
 
+    >>> import numpy as np
+    >>> matrix = np.random.default_rng(0).normal(size=(50, 8))
     >>> xy, note = project(matrix, "pca")
-    >>> xy.shape
-    (8185, 2)
+    >>> xy.shape, note
+    ((50, 2), 'PCA, 40.5% of variance')
 """
 
 from __future__ import annotations

@@ -3,10 +3,17 @@
 Every export into a run (:func:`~projector_tools.export_embeddings`,
 ``write_run``, ``prune_exports``, :class:`~projector_tools.ProjectorCallback`,
 ``projector-tools train/export``, ``doctor --fix``) holds the run's lock
-file :data:`LOCK_FILENAME` while it writes, switches and prunes::
+file :data:`LOCK_FILENAME` while it writes, switches and prunes:
 
-    >>> with run_lock("runs/demo"):          # re-entrant within a thread
-    ...     write_run("runs/demo", matrices, metas)   # takes it again: no wait
+    >>> import os, tempfile, numpy as np
+    >>> from projector_tools.run_writer import write_run
+    >>> run = tempfile.mkdtemp()
+    >>> with run_lock(run):                  # re-entrant within a thread
+    ...     print(os.path.exists(os.path.join(run, LOCK_FILENAME)))
+    ...     result = write_run(run, {"embedding": np.eye(2, dtype="float32")}, {})  # takes it again: no wait
+    True
+    >>> result.names, os.path.exists(os.path.join(run, LOCK_FILENAME))
+    (('embedding',), False)
 
 The lock file records who holds it (JSON: host, pid, start time, a random
 token). It is created atomically where the filesystem allows it:

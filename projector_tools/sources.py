@@ -4,7 +4,12 @@ Each loader returns plain data (``{tensor name: array}``, labels) for the
 exporter, or raises :class:`~projector_tools.errors.SourceError` naming the
 file and what would work instead.
 
-    >>> load_source("model.keras").tensors.keys()
+    >>> import os, tempfile, keras
+    >>> model = keras.Sequential([keras.Input((4,), dtype="int32"),
+    ...                           keras.layers.Embedding(30, 8, name="embedding")])
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.keras")
+    >>> model.save(path)
+    >>> load_source(path).tensors.keys()
     dict_keys(['embedding'])
 """
 

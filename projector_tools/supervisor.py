@@ -37,9 +37,13 @@ terminal as before) and, on Linux, dies with the supervisor
 work too. Without ``fork`` (Windows), or when the process already runs other
 threads, there is no supervisor and the command runs in-process as before.
 
-    >>> link = supervise()        # the supervisor process never returns from here
-    >>> link.publish("projector-tools: continue with: ... --resume")
-    >>> link.report("projector-tools: interrupted\\n")   # then os._exit(130)
+Example, as :func:`projector_tools.cli.main` does it before anything heavy is
+imported (not a doctest: it forks the calling process, and the supervisor
+never returns)::
+
+    link = supervise()   # None: no supervisor; the supervisor process never returns from here
+    link.publish("projector-tools: continue with: ... --resume")
+    link.report("projector-tools: interrupted\\n")   # then os._exit(130)
 """
 
 from __future__ import annotations

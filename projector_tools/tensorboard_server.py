@@ -3,7 +3,11 @@
 Started with its own process group, ready when ``/data/plugins_listing``
 answers (polled, no fixed sleeps), stopped by its process id.
 
-    >>> with TensorBoardServer("runs") as tb:
+    >>> import os, tempfile, numpy as np
+    >>> from projector_tools import export_embeddings
+    >>> logdir = tempfile.mkdtemp()
+    >>> _ = export_embeddings(np.eye(3, dtype="float32"), os.path.join(logdir, "demo"))
+    >>> with TensorBoardServer(logdir) as tb:
     ...     tb.wait_for_projector_runs()
     ['demo']
 """

@@ -12,6 +12,11 @@ import pytest
 from projector_tools.tensorboard_server import TensorBoardServer
 from tests.helpers.browser import browser  # noqa: F401  (the headless-Chromium fixture, for every test)
 
+# Scripts that tests run by path, never test modules: kept out of the doctest
+# collection (--doctest-modules imports every module it collects, and
+# cli_forkserver imports TensorFlow and configures the environment at import).
+collect_ignore = ["helpers/cli_forkserver.py", "helpers/gil_holder.py"]
+
 
 @pytest.fixture
 def tensorboard():

@@ -441,6 +441,27 @@ def test_keras_callback_beside_projector_callback(tmp_path, capsys):
     assert snapshot(logdir / "train") == run_files
 
 
+def test_vocab_relabels_only_what_needs_it(tmp_path, capsys):
+    """--fix --vocab on a logdir with a broken run beside a healthy one (README:
+    `doctor runs/ --fix --vocab encoder.subwords`, then `plot --color positivity`):
+    the broken labels come from the vocabulary; the healthy run keeps every file,
+    its positivity column included."""
+    logdir, broken, _ = _export(tmp_path, name="broken")
+    meta = next(broken.glob("metadata-*.tsv"))
+    meta.write_text(meta.read_text() + "w6\n")  # a label too many
+    export_embeddings(np.ones((6, 3), "float32"), str(logdir / "healthy"), metadata=Metadata(
+        {"label": [f"t{i}" for i in range(6)], "positivity": [0.1 * i for i in range(6)]}))
+    healthy = snapshot(logdir / "healthy")
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("".join(f"v{i}\n" for i in range(6)))
+    rc, out = doctor(capsys, logdir, "--fix", "--vocab", vocab)
+    assert rc == 0, out
+    assert snapshot(logdir / "healthy") == healthy
+    fixed = parse_projector_tsv(next(
+        p for p in broken.glob("metadata-*.tsv") if p != meta and ".bak-" not in p.name).read_bytes())
+    assert [r[0] for r in fixed.rows] == [f"v{i}" for i in range(6)]
+
+
 def test_metadata_outside_the_config_dir_is_copied_in(tmp_path, capsys, tensorboard):
     """TensorBoard refuses a metadata path that leaves the config's directory;
     --fix copies it in when it is still inside the logdir."""

@@ -171,6 +171,22 @@ def test_bad_layout_requests_are_one_line_errors(tmp_path, capsys):
         require("umap_not_installed_here")
 
 
+def test_layout_command_keeps_the_tensor_order(tmp_path, capsys):
+    """The Projector opens a run's first tensor and `neighbors`/`plot` default to the
+    first labelled one: after `projector-tools layout` (README: then `neighbors runs/demo
+    good_`) the run's tensors keep their order, the layouts after them."""
+    from projector_tools.run_switch import read_run_config
+
+    run = tmp_path / "run"
+    names = ["zeta", "embedding", "reviews"]
+    rng = np.random.default_rng(0)
+    export_embeddings({n: rng.normal(size=(20, 4)) for n in names}, str(run))
+    assert [e.tensor_name for e in read_run_config(str(run)).embeddings] == names
+    assert main(["layout", str(run), "--method", "pca"]) == 0
+    assert [e.tensor_name for e in read_run_config(str(run)).embeddings] == names + [
+        f"{n}/pca" for n in names]
+
+
 @pytest.mark.slow
 def test_callback_adds_layouts_at_the_end_of_training(tmp_path, tensorboard):
     import keras

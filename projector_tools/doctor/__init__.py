@@ -12,9 +12,22 @@ exist.
 ``--fix`` repairs what can be repaired without guessing, and never deletes
 a user's file: what it replaces is kept beside it as ``NAME.bak-<time>``.
 
-    >>> report = diagnose("runs")
+    >>> import os, tempfile, numpy as np
+    >>> from projector_tools import export_embeddings
+    >>> logdir = tempfile.mkdtemp()
+    >>> result = export_embeddings(np.eye(3, dtype="float32"), os.path.join(logdir, "run"),
+    ...                            metadata=["a", "b", "c"])
+    >>> with open(result["embedding"].metadata_path, "a") as f:   # a label too many
+    ...     _ = f.write("d\\n")
+    >>> report = diagnose(logdir)
     >>> report.ok, [f.code for f in report.findings]
     (False, ['metadata_rows'])
+    >>> vocab = os.path.join(logdir, "vocab.txt")
+    >>> with open(vocab, "w") as f:
+    ...     _ = f.write("x\\ny\\nz\\n")
+    >>> actions, notes = fix(logdir, vocab_path=vocab)   # labels from vocab.txt, one per row
+    >>> diagnose(logdir).ok
+    True
 
 The package, one idea per module:
 

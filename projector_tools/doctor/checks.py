@@ -5,7 +5,14 @@ checkpoint and its state file, Keras' ``.weights.h5``, a parent's
 checkpoint); the tensors of a listed run are checked by
 :mod:`projector_tools.doctor.tensor_checks`.
 
-    >>> report = diagnose("runs")
+    >>> import os, tempfile, numpy as np
+    >>> from projector_tools import export_embeddings
+    >>> logdir = tempfile.mkdtemp()
+    >>> result = export_embeddings(np.eye(3, dtype="float32"), os.path.join(logdir, "run"),
+    ...                            metadata=["a", "b", "c"])
+    >>> with open(result["embedding"].metadata_path, "a") as f:   # a label too many
+    ...     _ = f.write("d\\n")
+    >>> report = diagnose(logdir)
     >>> report.ok, [f.code for f in report.findings]
     (False, ['metadata_rows'])
 """

@@ -7,7 +7,17 @@ Projector run beside it, named after the model's ``Embedding`` layers as
 Keras' graph summary (a JSON model config inside the run's event files)
 records them, with the labels the config points at.
 
-    >>> keras_model_embeddings("logs/train")
+    >>> import os, tempfile, keras, numpy as np
+    >>> model = keras.Sequential([keras.Input((4,), dtype="int32"),
+    ...                           keras.layers.Embedding(1000, 16, name="embedding"),
+    ...                           keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(1)])
+    >>> model.compile("adam", "mse")
+    >>> logs = tempfile.mkdtemp()
+    >>> _ = model.fit(np.arange(40).reshape(10, 4), np.ones((10, 1)), epochs=1, verbose=0,
+    ...               callbacks=[keras.callbacks.TensorBoard(logs, embeddings_freq=1)])
+    >>> sorted(f for f in os.listdir(os.path.join(logs, "train")) if f.endswith(".h5"))
+    ['keras_embedding.ckpt-0.weights.h5']
+    >>> keras_model_embeddings(os.path.join(logs, "train"))
     [('embedding', 1000, 16)]
 """
 

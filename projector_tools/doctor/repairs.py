@@ -9,7 +9,21 @@ converted (:mod:`~projector_tools.doctor.keras_files`). Nothing outside the
 logdir is read or copied, and a replaced file is kept as a backup
 (:mod:`~projector_tools.doctor.backups`).
 
-    >>> actions, notes = fix("runs", vocab_path="imdb.subwords")
+    >>> import os, tempfile, numpy as np
+    >>> from projector_tools import export_embeddings
+    >>> logdir = tempfile.mkdtemp()
+    >>> result = export_embeddings(np.eye(3, dtype="float32"), os.path.join(logdir, "run"),
+    ...                            metadata=["a", "b", "c"])
+    >>> with open(result["embedding"].metadata_path, "a") as f:   # a label too many
+    ...     _ = f.write("d\\n")
+    >>> vocab = os.path.join(logdir, "vocab.txt")
+    >>> with open(vocab, "w") as f:
+    ...     _ = f.write("x\\ny\\nz\\n")
+    >>> actions, notes = fix(logdir, vocab_path=vocab)
+    >>> print(*actions, sep="\\n")  # doctest: +ELLIPSIS
+    rewrote .../run/projector_config.pbtxt (backup: .../run/projector_config.pbtxt.bak-...): metadata of 'embedding': metadata-embedding-....tsv -> metadata-embedding-....tsv
+    >>> notes
+    []
 """
 
 from __future__ import annotations
@@ -274,7 +288,11 @@ def _fixed_metadata_path(
     wrong_rows = rows is not None and raw is not None and (
         parsed is None or len(parsed.rows) != rows
     )
-    if not (outside or is_absolute(mp) or header_tab or wrong_rows or (vocab is not None and rows)):
+    # --vocab labels a tensor that has no labels to keep here (no file, or one outside
+    # the logdir, never read); labels that line up stay as they are, with all their
+    # columns (a trained run's count and positivity are not the vocabulary's).
+    needs_vocab = vocab is not None and bool(rows) and raw is None
+    if not (outside or is_absolute(mp) or header_tab or wrong_rows or needs_vocab):
         return None
     if rows is None:
         if raw is not None and (outside or is_absolute(mp)):

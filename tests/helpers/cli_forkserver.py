@@ -5,7 +5,7 @@ process: supervisor, interrupt guard, watchdog, ``os._exit``), in its own
 process group.
 
 Protocol on stdin/stdout, one JSON object per line:
-  request  {"argv": [...], "stdout": PATH, "stderr": PATH}
+  request  {"argv": [...], "stdout": PATH, "stderr": PATH, "cwd": PATH (optional)}
   replies  {"pid": N}, later {"pid": N, "status": S} (S as subprocess's
            returncode: the exit code, or -signal)
 
@@ -38,6 +38,8 @@ import projector_tools.trainer  # noqa: E402,F401
 
 def _child(req: dict) -> None:
     os.setpgid(0, 0)  # its own process group, as a shell runs a job (Ctrl-C to the group)
+    if req.get("cwd"):
+        os.chdir(req["cwd"])  # relative paths in argv, as typed in that directory
     out = os.open(req["stdout"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     err = os.open(req["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     os.dup2(out, 1)

@@ -211,8 +211,9 @@ class ForkServer:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
         )
 
-    def start(self, workdir, name: str, argv: list[str]) -> ForkedRun:
-        return ForkedRun(self, workdir, name, argv)
+    def start(self, workdir, name: str, argv: list[str], cwd=None) -> ForkedRun:
+        """``projector-tools ARGV`` forked; output files in ``workdir``, run in ``cwd``."""
+        return ForkedRun(self, workdir, name, argv, cwd)
 
     def reply(self, timeout: float) -> dict | None:
         ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
@@ -234,11 +235,13 @@ class ForkServer:
 class ForkedRun(CliRun):
     """A command forked from a :class:`ForkServer` (TensorFlow already imported)."""
 
-    def __init__(self, server: ForkServer, workdir, name: str, argv: list[str]):
+    def __init__(self, server: ForkServer, workdir, name: str, argv: list[str], cwd=None):
         super().__init__(workdir, name)
         self.server = server
         self.status: int | None = None
         req = {"argv": [str(a) for a in argv], "stdout": self.out_path, "stderr": self.err_path}
+        if cwd is not None:
+            req["cwd"] = str(cwd)
         self.started = time.monotonic()
         server.proc.stdin.write((json.dumps(req) + "\n").encode())
         server.proc.stdin.flush()
