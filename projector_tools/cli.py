@@ -176,7 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser = build_parser()
         args = parser.parse_args(argv)
         configure_environment(debug=args.debug)
-        rc = _run(args, guard, import_tensorflow)
+        rc = run_command(args, guard, import_tensorflow)
     except BaseException as exc:  # before the command ran (parsing, imports)
         if not (guard.interrupted or isinstance(exc, KeyboardInterrupt)):
             raise  # argparse's SystemExit (--help, usage errors) among others
@@ -190,7 +190,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     return rc
 
 
-def _run(args: argparse.Namespace, guard, import_tensorflow) -> int:
+def run_command(args: argparse.Namespace, guard, import_tensorflow) -> int:
+    """Run the parsed subcommand ``args.func`` under ``guard``; return the exit status.
+
+    Every way out is one line and a status: an error (1: ours, or an
+    unexpected one whose traceback only ``--debug`` shows) or an
+    interruption (130, also when it surfaces as another exception type).
+    ``import_tensorflow(quiet=...)`` runs first.
+    """
     from projector_tools.errors import ProjectorToolsError
 
     try:

@@ -235,7 +235,7 @@ def test_any_exception_after_the_sigint_is_the_interruption(capfd):
     import argparse
     import signal
 
-    from projector_tools.cli import _run
+    from projector_tools.cli import run_command
     from projector_tools.interrupts import InterruptGuard
 
     def command(args):
@@ -249,7 +249,7 @@ def test_any_exception_after_the_sigint_is_the_interruption(capfd):
     previous = signal.getsignal(signal.SIGINT)
     guard = InterruptGuard(owns_process=False).install()
     try:
-        rc = _run(argparse.Namespace(func=command, debug=False), guard, lambda quiet: None)
+        rc = run_command(argparse.Namespace(func=command, debug=False), guard, lambda quiet: None)
     finally:
         guard.uninstall()
     assert rc == 130
