@@ -310,3 +310,24 @@ def test_metadata_stream_matches_metadata_to_bytes():
         cols = {"label": labels} if trial % 2 else {"label": labels, "id": list(range(n))}
         meta = Metadata(cols)
         assert b"".join(tsv_chunks(meta, rows_per_chunk=rnd.randint(1, 6))) == meta.to_bytes()
+
+
+def test_finite_check_over_many_blocks_finds_the_first_bad_cell(monkeypatch):
+    """Each block is summed; a non-finite sum is checked value by value. Sums that
+    overflow on finite values pass; Inf and -Inf in one block (a NaN sum) and a
+    NaN in a later block than an overflowing one are found, the first cell named."""
+    from projector_tools import matrix
+
+    monkeypatch.setattr(matrix, "FINITE_BLOCK_VALUES", 40)  # 10 rows of 4 a block
+    big = np.full((95, 4), 3e38, np.float32)  # every block's sum overflows
+    matrix.check_finite(big)
+    for cells, first in (
+        ({(71, 1): np.nan, (90, 3): np.nan}, "row 71, column 1"),
+        ({(12, 0): np.inf, (12, 1): -np.inf}, "row 12, column 0"),  # the block sums to NaN
+        ({(94, 3): np.nan}, "row 94, column 3"),  # the last, short block
+    ):
+        value = big.copy()
+        for cell, bad in cells.items():
+            value[cell] = bad
+        with pytest.raises(InputError, match=first):
+            matrix.check_finite(value)
