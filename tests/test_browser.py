@@ -88,7 +88,7 @@ def test_projector_shows_keras_callback_logdir_after_doctor_fix(tensorboard, bro
     """Keras 3's own callback writes an .h5 the Projector cannot read; after
     `doctor --fix` a person sees the embedding with its labels."""
     from playwright.sync_api import expect
-    from test_doctor import keras_callback_logdir
+    from tests.helpers.view_fixtures import keras_callback_logdir
 
     logdir, vocab = keras_callback_logdir(tmp_path)
     from projector_tools.cli import main

@@ -27,21 +27,7 @@ from projector_tools.data import (
 from projector_tools.errors import DatasetUnavailableError, InputError, SourceError
 from projector_tools.imdb_tfds import IMDB_ARCHIVE, load_imdb_tfds
 from projector_tools.text_data import clean_review
-
-# Messy review text written for these tests: HTML breaks, quotes of every
-# kind, entities, non-ASCII letters and symbols, commas and tabs.
-POSITIVE_SNIPPETS = [
-    'A "wonderful" little film.<br /><br />The lead (Zoë) is great, and the score is lovely!',
-    "I loved it — truly. <br/>Best café scene I've seen; 10/10 &amp; would watch again.",
-    "Charming, witty and moving.<BR>Kudos to the cast… 'Amélie' meets Ozu. ★★★★★",
-    'Great fun! The "twist" works,\nand the music — oh, the music — is superb.',
-]
-NEGATIVE_SNIPPETS = [
-    "Awful.<br /><br />The plot makes no sense & the acting is wooden; a waste of 2 hours.",
-    'Boring, "clever" only in its own eyes.<br />Naïve script, dull pacing… 1/10.',
-    "Terrible sequel. The director's cut is even worse!!! <i>Avoid</i>.",
-    "I hated the ending\tand the dialogue; München deserved better. ☹",
-]
+from tests.helpers.review_text import NEGATIVE_SNIPPETS, POSITIVE_SNIPPETS
 
 
 def _messy_reviews(n: int) -> list[tuple[str, int]]:

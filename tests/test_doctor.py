@@ -15,7 +15,7 @@ from projector_tools import Metadata, export_embeddings, subword_metadata
 from projector_tools.metadata import parse_projector_tsv
 from tests.helpers.doctor_cli import codes, doctor, doctor_json
 from tests.helpers.projector_checks import assert_run_serves
-from tests.helpers.view_fixtures import LAYER, VOCAB, build_model, corpus
+from tests.helpers.view_fixtures import LAYER, VOCAB, build_model, corpus, keras_callback_logdir
 
 
 def snapshot(root) -> dict[str, bytes]:
@@ -34,32 +34,6 @@ def assert_nothing_lost(before: dict[str, bytes], root) -> None:
 
 # --------------------------------------------------------------------------
 # Fixtures written the way users write them
-
-
-def keras_callback_logdir(tmp_path, meta_inside: bool = False):
-    """A logdir from Keras 3's own ``TensorBoard(embeddings_freq=1, embeddings_metadata=...)``.
-
-    The metadata is a vocabulary written one token per line with padding ''
-    first, as people write ``TextVectorization.get_vocabulary()``; beside the
-    logdir, or with ``meta_inside`` in it.
-    """
-    import keras
-
-    logdir = tmp_path / "keras_logs"
-    if meta_inside:
-        logdir.mkdir(parents=True)
-    meta = (logdir if meta_inside else tmp_path) / "vocab.tsv"
-    meta.write_text("".join(f"{t}\n" for t in VOCAB), encoding="utf-8")
-    keras.utils.set_random_seed(1)
-    model = build_model()
-    model.compile(optimizer="adam", loss="binary_crossentropy")
-    x, y = corpus(n=64)
-    model.fit(x, y, epochs=1, batch_size=32, verbose=0, callbacks=[
-        keras.callbacks.TensorBoard(log_dir=str(logdir), embeddings_freq=1,
-                                    embeddings_metadata={LAYER: str(meta)})
-    ])
-    keras_callback_logdir.weights = np.asarray(model.get_layer(LAYER).get_weights()[0])
-    return logdir, VOCAB
 
 
 def demo_subword_logdir(tmp_path, drop_padding_row: bool):

@@ -178,7 +178,7 @@ def test_sigint_stops_cleanly_and_cli_resume_continues(tmp_path):
 def test_cli_trains_from_a_csv_of_messy_reviews(tmp_path):
     import csv
 
-    from test_data import NEGATIVE_SNIPPETS, POSITIVE_SNIPPETS
+    from tests.helpers.review_text import NEGATIVE_SNIPPETS, POSITIVE_SNIPPETS
 
     path = tmp_path / "IMDB Dataset.csv"
     with open(path, "w", encoding="utf-8", newline="") as f:

@@ -82,3 +82,29 @@ def export_trained(logdir: str, run: str = "demo") -> TrainedRun:
     matrix = np.asarray(model.get_layer(LAYER).get_weights()[0], dtype=np.float32)
     return TrainedRun(logdir=str(logdir), run_dir=run_dir, run=run, matrix=matrix,
                       labels=meta.labels())
+
+
+def keras_callback_logdir(tmp_path, meta_inside: bool = False):
+    """A logdir from Keras 3's own ``TensorBoard(embeddings_freq=1, embeddings_metadata=...)``.
+
+    The metadata is a vocabulary written one token per line with padding ''
+    first, as people write ``TextVectorization.get_vocabulary()``; beside the
+    logdir, or with ``meta_inside`` in it.
+    """
+    import keras
+
+    logdir = tmp_path / "keras_logs"
+    if meta_inside:
+        logdir.mkdir(parents=True)
+    meta = (logdir if meta_inside else tmp_path) / "vocab.tsv"
+    meta.write_text("".join(f"{t}\n" for t in VOCAB), encoding="utf-8")
+    keras.utils.set_random_seed(1)
+    model = build_model()
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    x, y = corpus(n=64)
+    model.fit(x, y, epochs=1, batch_size=32, verbose=0, callbacks=[
+        keras.callbacks.TensorBoard(log_dir=str(logdir), embeddings_freq=1,
+                                    embeddings_metadata={LAYER: str(meta)})
+    ])
+    keras_callback_logdir.weights = np.asarray(model.get_layer(LAYER).get_weights()[0])
+    return logdir, VOCAB
