@@ -138,7 +138,8 @@ def _slice_bytes(arr: np.ndarray) -> int:
     """Bytes per slice of ``arr``: at most :data:`SHARED_SLICE_BYTES` (shared) or
     :data:`SLICE_BYTES` (copied), in a multiple of :func:`_writers` equal slices so
     that the writers finish together."""
-    limit = SHARED_SLICE_BYTES if _shareable(arr) else SLICE_BYTES
+    shared = _shareable(arr) and _aligned_rows(arr) is not None
+    limit = SHARED_SLICE_BYTES if shared else SLICE_BYTES
     writers = _writers()
     count = writers * math.ceil(arr.nbytes / (writers * limit))
     return math.ceil(arr.nbytes / count)
@@ -153,14 +154,27 @@ def _slices(arr: np.ndarray, slice_bytes: int | None = None) -> list[tuple[int, 
     """
     rows = arr.shape[0]
     row_bytes = max(1, arr.itemsize * int(np.prod(arr.shape[1:])))
-    unit = _ALIGN // math.gcd(row_bytes, _ALIGN)  # rows after which the alignment repeats
-    base = arr.ctypes.data
-    head = next((k for k in range(unit) if (base + k * row_bytes) % _ALIGN == 0), None)
-    if head is None or not arr.flags.c_contiguous:
-        head, unit = 0, 1
+    head, unit = _aligned_rows(arr) or (0, 1)
     step = max(unit, math.ceil((slice_bytes or SLICE_BYTES) / row_bytes / unit) * unit)
     bounds = [0] + list(range(head, rows, step)) + [rows]
     return [(a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
+
+
+def _aligned_rows(arr: np.ndarray) -> tuple[int, int] | None:
+    """``(first, every)``: row ``first`` and every ``every``-th row after it start on an
+    :data:`_ALIGN`-byte boundary; None when no row of ``arr`` does (or it is not C-contiguous).
+
+    A numpy buffer usually starts 16 bytes past a boundary; with rows of a
+    multiple of 64 bytes every row then shares that offset, and no slice can
+    be shared (each is copied, see :func:`_tensor`).
+    """
+    if not arr.flags.c_contiguous:
+        return None
+    row_bytes = max(1, arr.itemsize * int(np.prod(arr.shape[1:])))
+    every = _ALIGN // math.gcd(row_bytes, _ALIGN)  # rows after which the alignment repeats
+    base = arr.ctypes.data
+    first = next((k for k in range(every) if (base + k * row_bytes) % _ALIGN == 0), None)
+    return None if first is None else (first, every)
 
 
 def _tensor(arr: np.ndarray):
