@@ -46,10 +46,11 @@ from projector_tools.errors import SourceError
 
 # A tensor larger than this is saved in row slices of about this size when
 # its slices must be copied for TensorFlow (see _tensor): one slice per
-# writer in flight is the memory it costs. 64 MB wrote 1M x 300 in
-# 0.46-0.53 s against 0.61-0.85 s for 16 MB, two writers, side by side (see
-# docs/design.md).
-SLICE_BYTES = 64 << 20
+# writer in flight is the memory it costs, and below glibc's 32 MB mmap
+# ceiling each copy reuses heap memory instead of faulting in a fresh map.
+# 200,000 x 128 with unaligned rows (bench/export.py, median of 5, twice):
+# 0.18-0.24 s and 2.0x the array at 16 MB vs 0.27-0.32 s and 3.4x at 64 MB.
+SLICE_BYTES = 16 << 20
 # Slices that TensorFlow shares (see _tensor) cost no memory, so they are
 # larger: each SaveV2 call allocates (and frees) its own 8 MB output buffer
 # and files, fresh memory whose page faults show on a machine whose free
