@@ -31,6 +31,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/export.py
 	$(PY) bench/export.py --rows 1000000 --dims 300 --methods ours,npsave,tutorial --repeat 5 --out bench/results/export_1m.json
+	$(PY) bench/export.py --rows 1000000 --dims 300 --methods ours,npsave --repeat 5 --warm --out bench/results/export_1m_warm.json
 	$(PY) bench/load.py
 	$(PY) bench/parse.py
 	$(PY) bench/train.py

@@ -265,7 +265,9 @@ def main(argv=None) -> int:
 def warm_main(args, methods: list[str], argv) -> int:
     """``--warm``: one child process runs every method; medians and ratios of wall time."""
     if args.out is None:
-        args.out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "export_warm.json")
+        big = args.rows * args.dims >= 100_000_000
+        name = "export_1m_warm.json" if big else "export_warm.json"
+        args.out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", name)
     load_before = [round(x, 2) for x in os.getloadavg()]
     root = tempfile.mkdtemp(prefix="pt-bench-export-", dir=args.workdir)
     try:

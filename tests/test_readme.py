@@ -76,6 +76,8 @@ SKIPPED = {
     "python bench/export.py": "benchmark: minutes of machine time, results in bench/results/",
     "python bench/export.py --rows 1000000 --dims 300 --methods ours,npsave --repeat 5":
         "benchmark: a 1.2 GB matrix, 5 repeats",
+    "python bench/export.py --rows 1000000 --dims 300 --methods ours,npsave --repeat 5 --warm":
+        "benchmark: a 1.2 GB matrix, 5 repeats in one process",
     "python bench/load.py": "benchmark: many TensorBoard starts on a 200,000-row run",
     "python bench/vocab.py": "benchmark: vocabularies of 30,000 reviews, both builders",
     "python bench/parse.py": "benchmark: 100,000 x 300 word-vector files",
