@@ -79,7 +79,6 @@ class SubwordSearch:
     def __init__(self, counts: dict[str, int], max_subword_length: int = MAX_SUBWORD_LENGTH) -> None:
         span = self.span = int(max_subword_length)
         tokens = list(counts)
-        self.n_tokens = len(tokens)
         text = self.text = "".join(tokens)
         n = len(text)
         lengths = np.fromiter(map(len, tokens), dtype=np.int64, count=len(tokens))
@@ -116,7 +115,7 @@ class SubwordSearch:
         self.lcp = lcp
         self.ascii_first = codes < 128  # single bytes are never candidates
         self._replacement = self._runs_of_strings([UNDERSCORE_REPLACEMENT])
-        self._first_split: tuple | None = None
+        self._first_split: np.ndarray | None = None
 
     # -- runs ------------------------------------------------------------------
     def _key_bounds(self, rows: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
