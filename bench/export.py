@@ -189,9 +189,7 @@ def main(argv=None) -> int:
     if args.warm:
         return warm_main(args, methods, argv)
     if args.out is None:
-        big = args.rows * args.dims >= 100_000_000
-        name = "export_1m.json" if big else "export.json"
-        args.out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", name)
+        args.out = default_out(args, "")
     load_before = [round(x, 2) for x in os.getloadavg()]
     root = tempfile.mkdtemp(prefix="pt-bench-export-", dir=args.workdir)
     runs: dict[str, list[dict]] = {m: [] for m in methods}
@@ -262,12 +260,17 @@ def main(argv=None) -> int:
     return 0
 
 
+def default_out(args, suffix: str) -> str:
+    """bench/results/export[_1m]<suffix>.json: ``_1m`` for 100M values or more."""
+    big = args.rows * args.dims >= 100_000_000
+    name = f"export{'_1m' if big else ''}{suffix}.json"
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", name)
+
+
 def warm_main(args, methods: list[str], argv) -> int:
     """``--warm``: one child process runs every method; medians and ratios of wall time."""
     if args.out is None:
-        big = args.rows * args.dims >= 100_000_000
-        name = "export_1m_warm.json" if big else "export_warm.json"
-        args.out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", name)
+        args.out = default_out(args, "_warm")
     load_before = [round(x, 2) for x in os.getloadavg()]
     root = tempfile.mkdtemp(prefix="pt-bench-export-", dir=args.workdir)
     try:

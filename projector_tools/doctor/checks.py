@@ -5,16 +5,18 @@ checkpoint and its state file, Keras' ``.weights.h5``, a parent's
 checkpoint); the tensors of a listed run are checked by
 :mod:`projector_tools.doctor.tensor_checks`.
 
+A run without an event file is invisible to TensorBoard, whatever else it
+holds (the package docstring shows a label-count check and its fix):
+
     >>> import os, tempfile, numpy as np
     >>> from projector_tools import export_embeddings
     >>> logdir = tempfile.mkdtemp()
-    >>> result = export_embeddings(np.eye(3, dtype="float32"), os.path.join(logdir, "run"),
-    ...                            metadata=["a", "b", "c"])
-    >>> with open(result["embedding"].metadata_path, "a") as f:   # a label too many
-    ...     _ = f.write("d\\n")
-    >>> report = diagnose(logdir)
-    >>> report.ok, [f.code for f in report.findings]
-    (False, ['metadata_rows'])
+    >>> run = export_embeddings(np.eye(3, dtype="float32"), os.path.join(logdir, "run")).logdir
+    >>> for name in os.listdir(run):
+    ...     if "tfevents" in name:
+    ...         os.remove(os.path.join(run, name))
+    >>> [f.code for f in diagnose(logdir).findings]
+    ['invisible_run', 'no_runs']
 """
 
 from __future__ import annotations

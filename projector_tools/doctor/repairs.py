@@ -9,19 +9,18 @@ converted (:mod:`~projector_tools.doctor.keras_files`). Nothing outside the
 logdir is read or copied, and a replaced file is kept as a backup
 (:mod:`~projector_tools.doctor.backups`).
 
-    >>> import os, tempfile, numpy as np
+A run whose event file is gone gets an empty one (the package docstring
+shows labels realigned to a vocabulary):
+
+    >>> import glob, os, tempfile, numpy as np
     >>> from projector_tools import export_embeddings
     >>> logdir = tempfile.mkdtemp()
-    >>> result = export_embeddings(np.eye(3, dtype="float32"), os.path.join(logdir, "run"),
-    ...                            metadata=["a", "b", "c"])
-    >>> with open(result["embedding"].metadata_path, "a") as f:   # a label too many
-    ...     _ = f.write("d\\n")
-    >>> vocab = os.path.join(logdir, "vocab.txt")
-    >>> with open(vocab, "w") as f:
-    ...     _ = f.write("x\\ny\\nz\\n")
-    >>> actions, notes = fix(logdir, vocab_path=vocab)
+    >>> run = os.path.join(logdir, "run")
+    >>> _ = export_embeddings(np.eye(2, dtype="float32"), run)
+    >>> _ = [os.remove(p) for p in glob.glob(os.path.join(run, "events.out.tfevents.*"))]
+    >>> actions, notes = fix(logdir)
     >>> print(*actions, sep="\\n")  # doctest: +ELLIPSIS
-    rewrote .../run/projector_config.pbtxt (backup: .../run/projector_config.pbtxt.bak-...): metadata of 'embedding': metadata-embedding-....tsv -> metadata-embedding-....tsv
+    added an empty event file to .../run so TensorBoard lists it
     >>> notes
     []
 """
