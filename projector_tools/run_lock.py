@@ -34,10 +34,15 @@ and PID namespace) when its process no longer exists (or is a zombie, or
 its PID was reused); from another machine when it is older than
 ``stale_after`` (:data:`STALE_AFTER_S`, 10 minutes: nothing is refreshed
 while an export runs, so an export on another machine that takes longer
-can lose its lock; it then notices before switching and fails). The
-takeover renames the stale file to a unique name first and checks that the
-file it moved is the one it judged stale, so of two processes taking over
-the same lock only one proceeds. A live lock is waited for up to
+can lose its lock; it then notices before switching and fails). On a local
+filesystem the takeover holds an exclusive ``flock`` on the run directory
+(released by the kernel if its holder dies), reads the lock file again and
+removes it only if it still holds the very bytes judged stale: a takeover
+can then never remove a fresh lock, nor leave a moment without one for a
+third writer to slip in (renaming the file aside first, as it once did,
+left such a moment when a second taker moved a lock just created and put
+it back). Elsewhere the stale file is renamed to a unique name and checked
+to be the one judged stale, so of two takers only one proceeds. A live lock is waited for up to
 ``timeout`` seconds (:data:`DEFAULT_TIMEOUT_S`, or the environment variable
 :data:`TIMEOUT_ENV`), then refused with a
 :class:`~projector_tools.errors.LogdirError` naming the holder.
@@ -54,6 +59,11 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
+
+try:
+    import fcntl
+except ImportError:  # not on POSIX: stale locks are taken over by renaming (see _take_over)
+    fcntl = None
 
 from projector_tools import fsio
 from projector_tools.errors import LogdirError
@@ -235,8 +245,19 @@ class RunLock:
         return time.time() - holder.since > self.stale_after
 
     def _take_over(self, stale_raw: bytes) -> None:
-        """Move the stale lock file aside; only the process that moves the very
-        file it judged stale deletes it, a fresh lock moved by mistake goes back."""
+        """Remove the stale lock file whose bytes are ``stale_raw``, never another."""
+        if not fsio.is_remote(self.path) and fcntl is not None:
+            fd = os.open(self.run_dir, os.O_RDONLY)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)  # takers one at a time; released on exit or death
+                found = _read(self.path)
+                if found is not None and found[0] == stale_raw:
+                    fsio.remove(self.path)  # still the stale file: nobody else removes it now
+            finally:
+                os.close(fd)  # releases the flock
+            return
+        # No flock: move the file aside; only the process that moves the very
+        # file it judged stale deletes it, a fresh lock moved by mistake goes back.
         aside = f"{self.path}{fsio.TMP_MARK}stale-{uuid.uuid4().hex}"
         try:
             fsio.gfile().rename(self.path, aside, overwrite=False)

@@ -222,6 +222,51 @@ def test_two_takeovers_of_one_stale_lock_let_one_writer_in_at_a_time(tmp_path, f
     assert sorted(os.listdir(run_dir)) == []  # stale lock gone, no aside copy left
 
 
+def test_racing_takeovers_never_let_two_writers_in(tmp_path):
+    """Many rounds of four threads finding one stale lock (a real PID whose
+    process has exited, on this machine). A takeover that renamed the lock
+    aside could move a lock just created by the first taker and leave a
+    moment with no lock file, letting a third writer in beside the first:
+    51 of 300 such rounds broke exclusion before the takeover held a flock."""
+    import json
+    import subprocess
+    import sys
+
+    from projector_tools import run_lock as lock_module
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    me = lock_module._this_process()
+    broken = []
+    for r in range(100):
+        run_dir = tmp_path / f"run{r}"
+        run_dir.mkdir()
+        (run_dir / LOCK_FILENAME).write_text(json.dumps({
+            "tool": "projector_tools", "host": me["host"], "pid": gone.pid, "since": time.time(),
+            "token": "stale", "machine": me["machine"], "proc_start": None,
+        }))
+        events: list[tuple[str, int]] = []
+        barrier = threading.Barrier(4)
+
+        def writer(i: int) -> None:
+            barrier.wait()
+            with run_lock(str(run_dir), timeout=30):
+                events.append(("in", i))
+                time.sleep(0.002)
+                events.append(("out", i))
+
+        threads = [threading.Thread(target=writer, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert len(events) == 8, events
+        if any(events[j][0] != "in" or events[j + 1] != ("out", events[j][1]) for j in range(0, 8, 2)):
+            broken.append((r, list(events)))
+        assert os.listdir(run_dir) == []  # the stale lock is gone, nothing left beside it
+    assert broken == []
+
+
 def test_lock_from_another_machine_is_waited_for_until_it_is_stale(tmp_path):
     import json
 
