@@ -35,6 +35,22 @@ def colored_pixels_in_scatter(page, frame, png: bytes) -> int:
     return int((crop.max(axis=2) - crop.min(axis=2) > 60).sum())
 
 
+def assert_points_drawn(page, frame, name: str, at_least: int = 2000) -> None:
+    """Screenshots until the scatter plot shows ``at_least`` saturated pixels (the
+    selection and its neighbours are drawn a frame or more after the panel text),
+    up to TIMEOUT_MS; the last one is kept as ``name``."""
+    import time
+
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while True:
+        shot = page.screenshot()
+        count = colored_pixels_in_scatter(page, frame, shot)
+        if count > at_least or time.monotonic() > deadline:
+            break
+    save_screenshot(shot, name)
+    assert count > at_least, f"the screenshot shows no points ({count} coloured pixels)"
+
+
 def test_projector_shows_exported_run(tensorboard, browser, tmp_path):
     from playwright.sync_api import expect
 
@@ -79,9 +95,7 @@ def test_projector_shows_exported_run(tensorboard, browser, tmp_path):
     assert np.allclose([dist for _, dist in shown], [1 - nb.similarity for nb in ours],
                        atol=2e-3)
 
-    shot = page.screenshot()
-    save_screenshot(shot, "projector.png")
-    assert colored_pixels_in_scatter(page, frame, shot) > 2000, "the screenshot shows no points"
+    assert_points_drawn(page, frame, "projector.png")
 
 
 def test_projector_shows_keras_callback_logdir_after_doctor_fix(tensorboard, browser, tmp_path):
@@ -106,8 +120,9 @@ def test_projector_shows_keras_callback_logdir_after_doctor_fix(tensorboard, bro
     assert f"[input {LAYER}]" in text and "Metadata:" in text
     assert "do not match" not in text
     frame.locator("vz-projector-inspector-panel input").first.fill("terrible")
-    expect(frame.locator("vz-projector-inspector-panel").get_by_text(
-        re.compile(r"^\s*1 matches\.\s*$"))).to_be_visible(timeout=TIMEOUT_MS)
-    shot = page.screenshot()
-    save_screenshot(shot, "projector-keras-fixed.png")
-    assert colored_pixels_in_scatter(page, frame, shot) > 2000, "the screenshot shows no points"
+    inspector = frame.locator("vz-projector-inspector-panel")
+    expect(inspector.get_by_text(re.compile(r"^\s*1 matches\.\s*$"))).to_be_visible(timeout=TIMEOUT_MS)
+    expect(inspector.get_by_text("Nearest points in the original space:")).to_be_visible(
+        timeout=TIMEOUT_MS
+    )
+    assert_points_drawn(page, frame, "projector-keras-fixed.png")
