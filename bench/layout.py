@@ -55,7 +55,7 @@ def gaussians(rows: int, dims: int, classes: int = CLASSES, seed: int = 0):
 
 
 def child(kind: str, rows: int, dims: int, method: str, max_rows: int) -> dict:
-    from projector_tools.layout import cluster_labels, compute_layout, neighbor_agreement, pca
+    from projector_tools.analysis.layouts import cluster_labels, compute_layout, neighbor_agreement, pca
 
     x, y = gaussians(rows, dims)
     base = status_bytes("VmRSS")
@@ -105,7 +105,7 @@ def run_case(args: list[str], timeout: float) -> dict:
 
 
 def main() -> int:
-    from projector_tools.layout import DEFAULT_MAX_ROWS
+    from projector_tools.analysis.layouts import DEFAULT_MAX_ROWS
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--sizes", default="10000,100000,1000000")

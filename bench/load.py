@@ -5,7 +5,7 @@
 The same random float32 matrix (one label per row) is exported once by
 projector_tools and once by tensorboardX's ``add_embedding``, each into a
 logdir of its own. For each, a real ``tensorboard`` process is started
-(``projector_tools.tensorboard_server.TensorBoardServer``) and two times are
+(``projector_tools.viewer.tensorboard.TensorBoardServer``) and two times are
 taken: from process start until ``/data/plugins_listing`` answers (start-up,
 the same for both formats), and from then until the first complete
 ``/tensor`` response, doing what the Projector page does first (``/runs``,
@@ -49,7 +49,7 @@ def export_both(root: str, rows: int, dims: int) -> dict[str, dict]:
 
 
 def measure(logdir: str, expected_bytes: int, timeout: float) -> dict[str, float]:
-    from projector_tools.tensorboard_server import TensorBoardServer
+    from projector_tools.viewer.tensorboard import TensorBoardServer
 
     with TensorBoardServer(logdir, timeout=timeout) as tb:
         startup = tb.ready_at - tb.started_at

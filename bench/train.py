@@ -108,7 +108,7 @@ def write_long_reviews_csv(path: str, n: int) -> str:
     """IMDB-length generated reviews (``split`` column: n train, n test)."""
     import csv
 
-    from projector_tools.demo_corpus import generate_reviews
+    from projector_tools.training.demo_corpus import generate_reviews
 
     with open(path, "w", encoding="utf-8", newline="") as f:
         w = csv.writer(f)
@@ -133,8 +133,8 @@ def bench_case(train_kwargs: dict, epochs: int, verbose: int, tmp: str) -> dict:
     """One side-by-side run: our train() then the seed pipeline on the same data."""
     import keras
 
-    from projector_tools.data import encode_texts, load_dataset, load_encoder
-    from projector_tools.trainer import DEFAULTS, train
+    from projector_tools.training.datasets import encode_texts, load_dataset, load_encoder
+    from projector_tools.training.trainer import DEFAULTS, train
 
     logdir = os.path.join(tmp, f"ours-{len(os.listdir(tmp))}")
     timer = _timer_callback()

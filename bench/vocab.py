@@ -130,7 +130,7 @@ def write_realish_csv(path: str, n: int, seed: int = 5) -> dict:
 def time_both(texts: list[str]) -> dict:
     import tensorflow_datasets as tfds
 
-    from projector_tools.subword_builder import build_subword_encoder
+    from projector_tools.training.subword_builder import build_subword_encoder
 
     gc.collect()
     t = time.perf_counter()
@@ -174,8 +174,8 @@ def main(argv: list[str] | None = None) -> int:
 
     import tensorflow as tf  # noqa: F401  (imported once, outside both timings)
 
-    from projector_tools.data import load_dataset
-    from projector_tools.subword_builder import token_counts
+    from projector_tools.training.datasets import load_dataset
+    from projector_tools.training.subword_builder import token_counts
 
     quiet = lambda message: None  # noqa: E731
     runs = []
@@ -184,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
             extra: dict = {}
             if name == "demo":
                 texts = load_dataset("demo", progress=quiet).train_texts
-                label = "demo corpus (projector_tools.demo_corpus)"
+                label = "demo corpus (projector_tools.training.demo_corpus)"
             elif name == "realish":
                 path = os.path.join(tmp, "realish.csv")
                 extra = write_realish_csv(path, args.realish)

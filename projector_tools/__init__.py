@@ -29,21 +29,21 @@ from projector_tools.errors import (
 # ``import projector_tools`` stays cheap, so that the CLI installs its Ctrl-C
 # handling before any heavy import (numpy, TensorFlow) starts.
 _LAZY = {
-    "ExportedTensor": "projector_tools.run_writer",
-    "ExportResult": "projector_tools.run_writer",
-    "export_embeddings": "projector_tools.export",
-    "Metadata": "projector_tools.metadata",
-    "escape_label": "projector_tools.metadata",
-    "parse_projector_tsv": "projector_tools.metadata",
-    "subword_metadata": "projector_tools.metadata",
-    "unescape_label": "projector_tools.metadata",
-    "vocabulary_metadata": "projector_tools.metadata",
-    "ProjectorCallback": "projector_tools.callback",  # imports Keras/TensorFlow
-    "export_activations": "projector_tools.activations",  # imports Keras/TensorFlow
-    "ActivationSpec": "projector_tools.activations",
-    "train": "projector_tools.trainer",  # imports Keras/TensorFlow
-    "TrainOptions": "projector_tools.train_options",
-    "build_subword_encoder": "projector_tools.subword_builder",  # imports tfds
+    "ExportedTensor": "projector_tools.run.writer",
+    "ExportResult": "projector_tools.run.writer",
+    "export_embeddings": "projector_tools.export.embeddings",
+    "Metadata": "projector_tools.run.metadata",
+    "escape_label": "projector_tools.run.metadata",
+    "parse_projector_tsv": "projector_tools.run.metadata",
+    "subword_metadata": "projector_tools.run.metadata",
+    "unescape_label": "projector_tools.run.metadata",
+    "vocabulary_metadata": "projector_tools.run.metadata",
+    "ProjectorCallback": "projector_tools.export.callback",  # imports Keras/TensorFlow
+    "export_activations": "projector_tools.export.activations",  # imports Keras/TensorFlow
+    "ActivationSpec": "projector_tools.export.activations",
+    "train": "projector_tools.training.trainer",  # imports Keras/TensorFlow
+    "TrainOptions": "projector_tools.training.options",
+    "build_subword_encoder": "projector_tools.training.subword_builder",  # imports tfds
 }
 
 __version__ = "0.1.0"

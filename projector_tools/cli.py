@@ -11,8 +11,8 @@
 Errors are one line on stderr and a non-zero exit status; ``--debug``
 shows the traceback too. Ctrl-C ends any command with status 130 and the
 one line ``projector-tools: interrupted`` (see
-:mod:`projector_tools.interrupts`). TensorFlow's start-up lines are kept
-off stderr unless ``--debug`` (see :mod:`projector_tools.quiet_tf`).
+:mod:`projector_tools.process.interrupts`). TensorFlow's start-up lines are kept
+off stderr unless ``--debug`` (see :mod:`projector_tools.process.quiet_tf`).
 """
 
 from __future__ import annotations
@@ -27,13 +27,13 @@ from collections.abc import Sequence
 # has ``configure_parser(parser)`` and ``run_cli(args) -> int`` and imports
 # TensorFlow lazily, so that building the parser stays fast.
 EXTERNAL_COMMANDS = [
-    ("train", "projector_tools.trainer", "train the seed's model and export its embedding"),
+    ("train", "projector_tools.training.trainer", "train the seed's model and export its embedding"),
     ("doctor", "projector_tools.doctor", "explain (and --fix) why a logdir shows nothing"),
-    ("neighbors", "projector_tools.neighbors", "cosine nearest neighbours of a token"),
-    ("plot", "projector_tools.plot", "a 2-D picture of a run, labelled, as PNG"),
-    ("export-activations", "projector_tools.activations",
+    ("neighbors", "projector_tools.analysis.neighbors", "cosine nearest neighbours of a token"),
+    ("plot", "projector_tools.analysis.plot", "a 2-D picture of a run, labelled, as PNG"),
+    ("export-activations", "projector_tools.export.activations",
      "export a layer's outputs for given inputs (one point per input)"),
-    ("layout", "projector_tools.layout_cli", "add full-data UMAP/t-SNE/PCA layouts and clusters to a run"),
+    ("layout", "projector_tools.export.layouts", "add full-data UMAP/t-SNE/PCA layouts and clusters to a run"),
 ]
 # The optional extra (setup.cfg [options.extras_require]) a subcommand needs.
 COMMAND_EXTRAS = {"layout": "layout"}
@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
-    from projector_tools.sources import source_kinds_help
+    from projector_tools.sources.dispatch import source_kinds_help
 
     p = sub.add_parser(
         "export",
@@ -70,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-nonfinite", action="store_true", help="export NaN/Inf values too")
     p.add_argument("--step", type=int, help="step number of this export")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
-    from projector_tools.layout import DEFAULT_MAX_ROWS, METHODS
+    from projector_tools.analysis.layouts import DEFAULT_MAX_ROWS, METHODS
 
     p.add_argument("--layout", action="append", dest="layouts", choices=METHODS,
                    help="also write a full-data layout <tensor>/METHOD with clusters (repeatable)")
@@ -110,8 +110,8 @@ def _add_unavailable(sub, name: str, help_text: str, exc: ImportError) -> None:
 def run_export(args: argparse.Namespace) -> int:
     """``projector-tools export``: read the source, then the library's :func:`export_embeddings`."""
     from projector_tools.errors import ShapeMismatchError
-    from projector_tools.export import export_embeddings
-    from projector_tools.sources import load_source, load_vocab, note
+    from projector_tools.export.embeddings import export_embeddings
+    from projector_tools.sources.dispatch import load_source, load_vocab, note
 
     vocab = load_vocab(args.vocab) if args.vocab else None
     src = load_source(args.source, args.layers, vocab_size=len(vocab) if vocab is not None else None,
@@ -158,17 +158,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; ``argv=None`` means this process is the command.
 
     Then the command runs in a child of a supervisor process and a Ctrl-C
-    ends it with status 130 within 2 s (see :mod:`projector_tools.supervisor`
-    and :mod:`projector_tools.interrupts`); called with a list (tests, a
+    ends it with status 130 within 2 s (see :mod:`projector_tools.process.supervisor`
+    and :mod:`projector_tools.process.interrupts`); called with a list (tests, a
     notebook) it returns 130 instead.
     """
-    from projector_tools.interrupts import InterruptGuard
-    from projector_tools.quiet_tf import configure_environment, import_tensorflow
-    from projector_tools.supervisor import supervise
+    from projector_tools.process.interrupts import InterruptGuard
+    from projector_tools.process.quiet_tf import configure_environment, import_tensorflow
+    from projector_tools.process.supervisor import supervise
 
     owns_process = argv is None
     # The process becomes a supervisor that never returns from here; the
-    # command goes on in its child (see projector_tools.supervisor).
+    # command goes on in its child (see projector_tools.process.supervisor).
     link = supervise() if owns_process else None
     guard = InterruptGuard(owns_process=owns_process, link=link)
     try:

@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from playwright.sync_api import expect, sync_playwright
 
-    from projector_tools.tensorboard_server import TensorBoardServer
+    from projector_tools.viewer.tensorboard import TensorBoardServer
     from test_browser import CHROMIUM_FLAGS, TIMEOUT_MS, _chromium
     from test_story_browser import pick
 

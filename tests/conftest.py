@@ -9,7 +9,7 @@ os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
 import pytest
 
-from projector_tools.tensorboard_server import TensorBoardServer
+from projector_tools.viewer.tensorboard import TensorBoardServer
 from tests.helpers.browser import browser  # noqa: F401  (the headless-Chromium fixture, for every test)
 
 # Scripts that tests run by path, never test modules: kept out of the doctest

@@ -25,11 +25,11 @@ from projector_tools import (
     parse_projector_tsv,
     unescape_label,
 )
-from projector_tools.checkpoint import write_checkpoint
+from projector_tools.run.checkpoint import write_checkpoint
 from projector_tools.cli import main as cli_main
-from projector_tools.matrix import check_size
-from projector_tools.run_switch import read_run_config
-from projector_tools.run_writer import read_current_tensors
+from projector_tools.run.matrix import check_size
+from projector_tools.run.switch import read_run_config
+from projector_tools.run.writer import read_current_tensors
 
 RNG = np.random.default_rng(7)
 MATRIX = RNG.standard_normal((6, 3), dtype=np.float32)
@@ -295,7 +295,7 @@ def test_metadata_stream_matches_metadata_to_bytes():
     """The exporter's streamed TSV is byte for byte Metadata.to_bytes()."""
     import random
 
-    from projector_tools.metadata_stream import tsv_chunks
+    from projector_tools.run.metadata_stream import tsv_chunks
 
     rnd = random.Random(0)
     alphabet = ["a", " ", "\t", "\n", "\r", "\\", "", "\u00a0", "\u3000", "é", "\ud800",
@@ -316,7 +316,7 @@ def test_finite_check_over_many_blocks_finds_the_first_bad_cell(monkeypatch):
     """Each block is summed; a non-finite sum is checked value by value. Sums that
     overflow on finite values pass; Inf and -Inf in one block (a NaN sum) and a
     NaN in a later block than an overflowing one are found, the first cell named."""
-    from projector_tools import matrix
+    from projector_tools.run import matrix
 
     monkeypatch.setattr(matrix, "FINITE_BLOCK_VALUES", 40)  # 10 rows of 4 a block
     big = np.full((95, 4), 3e38, np.float32)  # every block's sum overflows

@@ -54,7 +54,7 @@ def assert_points_drawn(page, frame, name: str, at_least: int = 2000) -> None:
 def test_projector_shows_exported_run(tensorboard, browser, tmp_path):
     from playwright.sync_api import expect
 
-    from projector_tools.neighbors import nearest
+    from projector_tools.analysis.neighbors import nearest
 
     trained = export_trained(tmp_path / "logs")
     n, d = trained.matrix.shape

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from projector_tools import InputError, Metadata, ProjectorCallback, ShapeMismatchError
-from projector_tools.metadata import parse_projector_tsv
-from projector_tools.tensorboard_server import TensorBoardServer
+from projector_tools.run.metadata import parse_projector_tsv
+from projector_tools.viewer.tensorboard import TensorBoardServer
 from tests.helpers.projector_checks import assert_run_serves
 
 WORDS, CHARS = 30, 12

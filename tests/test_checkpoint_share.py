@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from projector_tools import checkpoint
-from projector_tools.checkpoint import read_tensor, write_checkpoint
+from projector_tools.run import checkpoint
+from projector_tools.run.checkpoint import read_tensor, write_checkpoint
 
 BASE = np.random.default_rng(3).standard_normal((1003, 37), dtype=np.float32)
 

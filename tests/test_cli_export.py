@@ -14,8 +14,8 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from projector_tools.cli import main
-from projector_tools.metadata import subword_metadata
-from projector_tools.tensorboard_server import TensorBoardServer
+from projector_tools.run.metadata import subword_metadata
+from projector_tools.viewer.tensorboard import TensorBoardServer
 from tests.helpers import REPO_ROOT
 from tests.helpers.labels import REVIEWS
 from tests.helpers.projector_checks import assert_run_serves

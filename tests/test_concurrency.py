@@ -21,9 +21,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from projector_tools import LogdirError, export_embeddings, fsio, run_cleanup
-from projector_tools.run_layout import current_export
-from projector_tools.run_lock import LOCK_FILENAME, read_holder, run_lock
+from projector_tools import LogdirError, export_embeddings, fsio
+
+from projector_tools.run import cleanup as run_cleanup
+from projector_tools.run.files import current_export
+from projector_tools.run.lock import LOCK_FILENAME, read_holder, run_lock
 from tests.helpers import REPO_ROOT
 from tests.helpers.run_resolver import assert_self_consistent, resolve_like_tensorboard
 
@@ -232,7 +234,7 @@ def test_racing_takeovers_never_let_two_writers_in(tmp_path):
     import subprocess
     import sys
 
-    from projector_tools import run_lock as lock_module
+    from projector_tools.run import lock as lock_module
 
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()

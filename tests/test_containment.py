@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from projector_tools.cli import main
-from projector_tools.export import export_embeddings
-from projector_tools.inspect_run import inside_logdir
+from projector_tools.export.embeddings import export_embeddings
+from projector_tools.run.reader import inside_logdir
 from tests.helpers.doctor_cli import codes, doctor, doctor_json
 
 ROWS = 6

@@ -14,10 +14,10 @@ import time
 
 import pytest
 
-from projector_tools import demo_corpus
-from projector_tools.aclimdb import load_aclimdb
-from projector_tools.csv_reviews import load_csv, parse_label
-from projector_tools.data import (
+from projector_tools.training import demo_corpus
+from projector_tools.training.aclimdb import load_aclimdb
+from projector_tools.training.csv_reviews import load_csv, parse_label
+from projector_tools.training.datasets import (
     build_encoder,
     encode_texts,
     load_dataset,
@@ -25,8 +25,8 @@ from projector_tools.data import (
     save_encoder,
 )
 from projector_tools.errors import DatasetUnavailableError, InputError, SourceError
-from projector_tools.imdb_tfds import IMDB_ARCHIVE, load_imdb_tfds
-from projector_tools.text_data import clean_review
+from projector_tools.training.imdb_tfds import IMDB_ARCHIVE, load_imdb_tfds
+from projector_tools.training.text_data import clean_review
 from tests.helpers.review_text import NEGATIVE_SNIPPETS, POSITIVE_SNIPPETS
 
 
@@ -290,7 +290,7 @@ def test_subword_vocabulary_from_messy_reviews_round_trips_and_reports_progress(
 
 def test_importing_the_trainer_modules_does_not_import_tensorflow():
     code = (
-        "import sys, projector_tools.trainer, projector_tools.data, projector_tools.demo_corpus;"
+        "import sys, projector_tools.training.trainer, projector_tools.training.datasets, projector_tools.training.demo_corpus;"
         "print('tensorflow' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from projector_tools import Metadata, export_embeddings, subword_metadata
-from projector_tools.metadata import parse_projector_tsv
+from projector_tools.run.metadata import parse_projector_tsv
 from tests.helpers.doctor_cli import codes, doctor, doctor_json
 from tests.helpers.projector_checks import assert_run_serves
 from tests.helpers.view_fixtures import LAYER, VOCAB, build_model, corpus, keras_callback_logdir
@@ -95,7 +95,7 @@ def test_keras3_callback_logdir_is_explained_and_fixed(tmp_path, capsys, tensorb
     assert_nothing_lost(before, tmp_path)
     assert list(logdir.glob("projector_config.pbtxt.bak-*"))
 
-    from projector_tools.sources import load_vocab
+    from projector_tools.sources.dispatch import load_vocab
 
     tb = tensorboard(logdir)  # labels as --vocab reads the file: padding row '<pad>'
     assert_run_serves(tb, "train", {LAYER: keras_callback_logdir.weights},

@@ -21,8 +21,8 @@ from projector_tools import (
     unescape_label,
 )
 from projector_tools.fsio import TMP_MARK
-from projector_tools.run_lock import LOCK_FILENAME
-from projector_tools.tensorboard_server import TensorBoardServer
+from projector_tools.run.lock import LOCK_FILENAME
+from projector_tools.viewer.tensorboard import TensorBoardServer
 from tests.helpers.labels import REVIEWS, TRICKY
 from tests.helpers.projector_checks import assert_run_serves
 
@@ -151,7 +151,7 @@ def test_logdir_with_child_runs_is_refused(tmp_path):
 
 
 def test_reexport_replaces_previous_files(tmp_path, monkeypatch):
-    from projector_tools import run_cleanup
+    from projector_tools.run import cleanup as run_cleanup
 
     run = tmp_path / "run"
     export_embeddings(np.ones((3, 2), "float32"), str(run), metadata=["a", "b", "c"])

@@ -26,9 +26,9 @@ from safetensors.numpy import save_file  # noqa: E402
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers  # noqa: E402
 
 from projector_tools.cli import main  # noqa: E402
-from projector_tools.huggingface import HF_EXTRA_HINT, UNUSED_LABEL  # noqa: E402
-from projector_tools.metadata import escape_label, parse_projector_tsv  # noqa: E402
-from projector_tools.tensorboard_server import TensorBoardServer  # noqa: E402
+from projector_tools.sources.huggingface import HF_EXTRA_HINT, UNUSED_LABEL  # noqa: E402
+from projector_tools.run.metadata import escape_label, parse_projector_tsv  # noqa: E402
+from projector_tools.viewer.tensorboard import TensorBoardServer  # noqa: E402
 from tests.helpers import REPO_ROOT  # noqa: E402
 from tests.helpers.projector_checks import assert_run_serves  # noqa: E402
 

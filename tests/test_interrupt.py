@@ -11,7 +11,7 @@ included; the second is signalled while TensorFlow's library is being
 loaded, when no Python code of the command can run); the others are forked
 from a server that imported TensorFlow once, and run the CLI exactly as the
 console script does. Every command runs under its supervisor
-(``projector_tools.supervisor``), whose pass-through of statuses, output and
+(``projector_tools.process.supervisor``), whose pass-through of statuses, output and
 signals is tested at the end.
 """
 
@@ -66,8 +66,8 @@ def assert_clean_interrupt(out: Outcome, allowed: re.Pattern = re.compile(r"^pro
 def assert_consistent(logdir) -> None:
     """Resolve every run as TensorBoard does: each listed tensor loads and its
     labels (if any) have one row per point."""
-    from projector_tools.inspect_run import listed_runs
-    from projector_tools.run_points import read_matrix, read_metadata
+    from projector_tools.run.reader import listed_runs
+    from projector_tools.run.points import read_matrix, read_metadata
 
     if not os.path.isdir(logdir):
         return
@@ -191,7 +191,7 @@ def test_export_of_a_large_npy_interrupted_keeps_the_previous_export(tmp_path, s
         assert_clean_interrupt(out)
         interrupted += 1
         assert_consistent(logdir)
-        from projector_tools.inspect_run import listed_runs
+        from projector_tools.run.reader import listed_runs
 
         rows = {ev.rows for v in listed_runs(str(logdir)) for ev in v.embeddings}
         assert rows <= {1000, 400_000} and rows, rows
@@ -199,7 +199,7 @@ def test_export_of_a_large_npy_interrupted_keeps_the_previous_export(tmp_path, s
 
 
 def test_doctor_fix_interrupted_leaves_a_loadable_run(tmp_path, server):
-    from projector_tools.export import export_embeddings
+    from projector_tools.export.embeddings import export_embeddings
 
     template = tmp_path / "template"
     m = np.arange(600, dtype="float32").reshape(200, 3)
@@ -236,7 +236,7 @@ def test_any_exception_after_the_sigint_is_the_interruption(capfd):
     import signal
 
     from projector_tools.cli import run_command
-    from projector_tools.interrupts import InterruptGuard
+    from projector_tools.process.interrupts import InterruptGuard
 
     def command(args):
         try:
@@ -333,7 +333,7 @@ def test_exit_statuses_and_output_pass_through_the_supervisor(tmp_path, capfd):
     """The console script (supervisor + command) answers exactly as ``main``
     run in this process: status, stdout and stderr."""
     from projector_tools.cli import main
-    from projector_tools.quiet_tf import is_startup_line
+    from projector_tools.process.quiet_tf import is_startup_line
 
     vectors = tmp_path / "vectors.npy"
     np.save(vectors, np.arange(24, dtype="float32").reshape(6, 4))

@@ -19,9 +19,9 @@ import tensorflow as tf
 
 from projector_tools import ProjectorCallback, export_embeddings
 from projector_tools.cli import main
-from projector_tools.keras_archive import read_keras_archive
-from projector_tools.metadata import parse_projector_tsv
-from projector_tools.tensorboard_server import TensorBoardServer
+from projector_tools.sources.keras_archive import read_keras_archive
+from projector_tools.run.metadata import parse_projector_tsv
+from projector_tools.viewer.tensorboard import TensorBoardServer
 from tests.helpers.projector_checks import assert_run_serves
 
 SENTENCES = [

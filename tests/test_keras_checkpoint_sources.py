@@ -21,10 +21,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from projector_tools.checkpoint import checkpoint_shapes
+from projector_tools.run.checkpoint import checkpoint_shapes
 from projector_tools.cli import main
-from projector_tools.metadata import vocabulary_metadata
-from projector_tools.tensorboard_server import TensorBoardServer
+from projector_tools.run.metadata import vocabulary_metadata
+from projector_tools.viewer.tensorboard import TensorBoardServer
 from tests.helpers.projector_checks import assert_run_serves
 
 tf_keras = pytest.importorskip("tf_keras", reason="pip install tf_keras (the 'test' extra) for Keras 2 files")

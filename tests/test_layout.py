@@ -14,8 +14,8 @@ import pytest
 
 from projector_tools.cli import main
 from projector_tools.errors import InputError, MissingDependencyError
-from projector_tools.export import export_embeddings
-from projector_tools.layout import (
+from projector_tools.export.embeddings import export_embeddings
+from projector_tools.analysis.layouts import (
     CLUSTER_COLUMN,
     cluster_labels,
     compute_layout,
@@ -23,8 +23,8 @@ from projector_tools.layout import (
     pca,
     require,
 )
-from projector_tools.metadata import Metadata, parse_projector_tsv
-from projector_tools.tensorboard_server import TensorBoardServer
+from projector_tools.run.metadata import Metadata, parse_projector_tsv
+from projector_tools.viewer.tensorboard import TensorBoardServer
 from tests.helpers.projector_checks import assert_run_serves
 
 ROWS, DIMS, CLASSES = 30_000, 64, 20
@@ -175,7 +175,7 @@ def test_layout_command_keeps_the_tensor_order(tmp_path, capsys):
     """The Projector opens a run's first tensor and `neighbors`/`plot` default to the
     first labelled one: after `projector-tools layout` (README: then `neighbors runs/demo
     good_`) the run's tensors keep their order, the layouts after them."""
-    from projector_tools.run_switch import read_run_config
+    from projector_tools.run.switch import read_run_config
 
     run = tmp_path / "run"
     names = ["zeta", "embedding", "reviews"]

@@ -9,7 +9,7 @@ import pytest
 
 from projector_tools.cli import main
 from projector_tools.errors import InputError
-from projector_tools.neighbors import nearest
+from projector_tools.analysis.neighbors import nearest
 from tests.helpers.view_fixtures import NEGATIVE, POSITIVE, export_trained
 
 

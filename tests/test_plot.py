@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from projector_tools.cli import main
-from projector_tools.plot import choose_labelled_rows, pca_2d, tsne_2d
+from projector_tools.analysis.plot import choose_labelled_rows, pca_2d, tsne_2d
 from tests.helpers.view_fixtures import export_trained
 
 

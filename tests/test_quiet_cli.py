@@ -13,7 +13,7 @@ import sys
 import numpy as np
 import pytest
 
-from projector_tools.quiet_tf import filtered_stderr, is_startup_line
+from projector_tools.process.quiet_tf import filtered_stderr, is_startup_line
 from tests.helpers.cli_process import cli_env
 
 pytestmark = pytest.mark.slow
@@ -87,7 +87,7 @@ def test_a_subcommand_that_cannot_be_imported_is_listed_and_says_what_to_install
     """`layout`'s module made unimportable (sys.modules entry None, as Python
     does for a blocked import): `layout` is still in --help, and using it is
     one line naming the command and the extra to install, exit 1."""
-    boot = ("import sys; sys.modules['projector_tools.layout_cli'] = None; "
+    boot = ("import sys; sys.modules['projector_tools.export.layouts'] = None; "
             "from projector_tools.cli import main; sys.exit(main(sys.argv[1:]))")
     env = cli_env()
     helped = subprocess.run([sys.executable, "-c", boot, "--help"], env=env, capture_output=True,

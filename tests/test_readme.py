@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from projector_tools.metadata import escape_label, parse_projector_tsv, subword_metadata, vocabulary_metadata
+from projector_tools.run.metadata import escape_label, parse_projector_tsv, subword_metadata, vocabulary_metadata
 from tests.helpers import REPO_ROOT
 from tests.helpers.cli_process import ForkServer, cli_env
 from tests.helpers.run_resolver import resolve_like_tensorboard
@@ -290,7 +290,7 @@ def load_encoder(prefix):
 REVIEWS = """
     import numpy as np
     from projector_tools import build_subword_encoder
-    from projector_tools.demo_corpus import demo_reviews
+    from projector_tools.training.demo_corpus import demo_reviews
 
     train, val = demo_reviews(n_train=200, n_test=50)
     encoder = build_subword_encoder(train.texts, 300)  # a SubwordTextEncoder, as tfds builds it
@@ -401,7 +401,7 @@ def write_export_sources(ws) -> dict[str, Expected]:
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
 
     from projector_tools import build_subword_encoder
-    from projector_tools.demo_corpus import demo_reviews
+    from projector_tools.training.demo_corpus import demo_reviews
 
     train, _ = demo_reviews(n_train=200, n_test=10)
     texts = train.texts
@@ -578,7 +578,7 @@ def test_export_cli(cli, tmp_path):
 
 def write_training_files(ws) -> None:
     """aclImdb_v1.tar.gz (the Stanford layout) and reviews.csv, small."""
-    from projector_tools.demo_corpus import demo_reviews
+    from projector_tools.training.demo_corpus import demo_reviews
 
     train, test = demo_reviews(n_train=160, n_test=40, seed=7)
     root = ws / "acl_src" / "aclImdb"
@@ -650,7 +650,7 @@ def test_export_activations(tmp_path):
     run = served(tmp_path / "runs" / "acts")
     assert set(run) == {"hidden"}
     assert run["hidden"][0].shape == (50, 16)
-    from projector_tools.demo_corpus import demo_reviews
+    from projector_tools.training.demo_corpus import demo_reviews
 
     _, val = demo_reviews(n_train=200, n_test=50)
     assert labels_of(run, "hidden") == [str(y) for y in val.labels]
@@ -677,7 +677,7 @@ def write_activation_inputs(ws) -> dict[str, int]:
 
     import keras
 
-    from projector_tools.demo_corpus import demo_reviews
+    from projector_tools.training.demo_corpus import demo_reviews
 
     train, val = demo_reviews(n_train=100, n_test=30)
     keras.utils.set_random_seed(0)
@@ -879,7 +879,7 @@ def test_layout_cli(cli, trained, tmp_path):
     # t-SNE is 2-D: the third column is 0
     assert not served(ws / "runs" / "demo" / "train")["embedding/tsne"][0][:, 2].any()
     # the run's own tensors stay first, in their order (the Projector opens the first)
-    from projector_tools.run_switch import read_run_config
+    from projector_tools.run.switch import read_run_config
 
     order = [e.tensor_name for e in read_run_config(str(ws / "runs" / "demo" / "train")).embeddings]
     assert order[:2] == ["embedding", "reviews"], order

@@ -27,11 +27,11 @@ from google.protobuf import text_format
 from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
 
 from projector_tools import export_embeddings, parse_projector_tsv
-from projector_tools.checkpoint import checkpoint_shapes, read_tensor
+from projector_tools.run.checkpoint import checkpoint_shapes, read_tensor
 from projector_tools.fsio import TMP_MARK
-from projector_tools.projector_config import CONFIG_FILENAME
-from projector_tools.run_layout import STATE_FILENAME, current_export
-from projector_tools.run_lock import LOCK_FILENAME
+from projector_tools.run.config import CONFIG_FILENAME
+from projector_tools.run.files import STATE_FILENAME, current_export
+from projector_tools.run.lock import LOCK_FILENAME
 from tests.helpers import REPO_ROOT
 from tests.helpers.projector_checks import assert_run_serves
 from tests.helpers.run_resolver import assert_self_consistent, resolve_like_tensorboard
@@ -208,7 +208,7 @@ def test_export_to_ram_filesystem_round_trips(monkeypatch):
     # later exports replace the first; once the replaced ones are old, only
     # the current and the previous export (for readers of the old config)
     # stay, and no temporary file
-    from projector_tools import run_cleanup
+    from projector_tools.run import cleanup as run_cleanup
 
     monkeypatch.setattr(run_cleanup, "RETAIN_RECENT_S", 0.0)
     export_embeddings(matrix[:10], run, metadata=labels[:10])
@@ -293,7 +293,7 @@ def test_tensorboard_never_serves_a_mismatched_pair_while_the_callback_exports(t
 @pytest.mark.parametrize("root", ["local", "ram://pt-tests/slices"])
 def test_sliced_checkpoint_reads_like_a_whole_one(tmp_path, monkeypatch, root):
     """A matrix saved in row slices and merged reads back as one tensor, everywhere."""
-    from projector_tools import checkpoint
+    from projector_tools.run import checkpoint
 
     base = str(tmp_path) if root == "local" else root
     tensors = {

@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from projector_tools import export_embeddings
-from projector_tools.run_layout import (
+from projector_tools.run.files import (
     current_export,
     history_name,
     is_event_file,

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from projector_tools.errors import InputError
-from projector_tools.metadata import parse_projector_tsv
+from projector_tools.run.metadata import parse_projector_tsv
 
 
 def digits(n: int = 300):
@@ -39,7 +39,7 @@ def served(tmp_path_factory):
     import keras
 
     from projector_tools import ActivationSpec, ProjectorCallback, export_activations, export_embeddings
-    from projector_tools.tensorboard_server import TensorBoardServer
+    from projector_tools.viewer.tensorboard import TensorBoardServer
 
     logdir = tmp_path_factory.mktemp("story")
     x, images, target = digits()
@@ -89,7 +89,7 @@ def _model_with_embedding():
 @pytest.mark.slow  # the module's TensorBoard and three exports: ~60 s on 2 busy cores
 def again_tensor(run_dir):
     """The tensor the export wrote (read back from its checkpoint)."""
-    from projector_tools.run_writer import read_current_tensors
+    from projector_tools.run.writer import read_current_tensors
 
     return read_current_tensors(str(run_dir))["hidden"]
 
@@ -184,7 +184,7 @@ def test_text_model_takes_strings_and_a_dataset(tmp_path):
     import tensorflow as tf
 
     from projector_tools import export_activations
-    from projector_tools.run_writer import read_current_tensors
+    from projector_tools.run.writer import read_current_tensors
 
     texts = ["a great film", "an awful film", "great great acting", "awful plot"]
     tv = keras.layers.TextVectorization(max_tokens=20, output_sequence_length=4)
@@ -209,7 +209,7 @@ def test_cli_export_activations_npy(tmp_path, capsys):
     import keras
 
     from projector_tools.cli import main
-    from projector_tools.run_writer import read_current_tensors
+    from projector_tools.run.writer import read_current_tensors
 
     model = functional_model()
     path = str(tmp_path / "m.keras")
@@ -228,7 +228,7 @@ def test_cli_export_activations_npy(tmp_path, capsys):
 
 
 def test_sprite_shrinks_to_the_browser_limit_and_says_so():
-    from projector_tools.sprite import MAX_SPRITE_PX, build_sprite, build_sprites
+    from projector_tools.run.sprite import MAX_SPRITE_PX, build_sprite, build_sprites
 
     sprite = build_sprite(np.zeros((4, 4400, 2200), "uint8"))  # 2 x 4400 px > 8192
     assert sprite.note and "shrunk" in sprite.note
@@ -246,7 +246,7 @@ def test_sprite_shrinks_to_the_browser_limit_and_says_so():
 
 
 def test_token_statistics_formula():
-    from projector_tools.token_stats import PRIOR_REVIEWS, token_statistics
+    from projector_tools.training.token_stats import PRIOR_REVIEWS, token_statistics
 
     reviews = [[1, 1, 2], [1, 3], [3], [2, 2]]
     labels = [1, 1, 0, 0]
@@ -265,9 +265,9 @@ def test_trained_csv_run_has_token_statistics_and_review_points(tmp_path, tensor
     no real IMDB text ships with any installed package and there is no
     network) colours by positivity and shows its validation reviews."""
     from projector_tools.cli import main
-    from projector_tools.demo_corpus import demo_reviews
-    from projector_tools.review_points import shorten
-    from projector_tools.text_data import clean_review
+    from projector_tools.training.demo_corpus import demo_reviews
+    from projector_tools.training.review_points import shorten
+    from projector_tools.training.text_data import clean_review
 
     train_split, test_split = demo_reviews(n_train=1200, n_test=300, seed=7)
     csv_path = tmp_path / "reviews.csv"
@@ -316,7 +316,7 @@ def test_cli_export_activations_csv_for_a_text_model(tmp_path, capsys):
     import tensorflow as tf
 
     from projector_tools.cli import main
-    from projector_tools.run_writer import read_current_tensors
+    from projector_tools.run.writer import read_current_tensors
 
     rows = [("a great film, truly", "positive"), ("an awful\tfilm", "negative"),
             ("great acting", "positive")]
@@ -349,9 +349,10 @@ def test_sprite_files_follow_the_switch(tmp_path, monkeypatch):
     previous export is (a reader may have just read its config), removed
     after the next; the transitional config never pairs the old sprite with
     the new rows."""
-    from projector_tools import export_embeddings, run_cleanup
-    from projector_tools.projector_config import SpriteRef, config_text, parse_config, sprite_of
-    from projector_tools.run_switch import transitional_config
+    from projector_tools import export_embeddings
+    from projector_tools.run import cleanup as run_cleanup
+    from projector_tools.run.config import SpriteRef, config_text, parse_config, sprite_of
+    from projector_tools.run.switch import transitional_config
 
     monkeypatch.setattr(run_cleanup, "RETAIN_RECENT_S", 0.0)  # only the previous export stays
 

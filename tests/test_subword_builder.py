@@ -15,10 +15,10 @@ import pytest
 tfds = pytest.importorskip("tensorflow_datasets")
 
 from projector_tools import InputError, build_subword_encoder  # noqa: E402
-from projector_tools.csv_reviews import load_csv  # noqa: E402
-from projector_tools.data import build_encoder, load_dataset  # noqa: E402
-from projector_tools.subword_builder import token_counts  # noqa: E402
-from projector_tools.subword_search import SubwordSearch  # noqa: E402
+from projector_tools.training.csv_reviews import load_csv  # noqa: E402
+from projector_tools.training.datasets import build_encoder, load_dataset  # noqa: E402
+from projector_tools.training.subword_builder import token_counts  # noqa: E402
+from projector_tools.training.subword_search import SubwordSearch  # noqa: E402
 
 SubwordTextEncoder = tfds.deprecated.text.SubwordTextEncoder
 

@@ -57,8 +57,8 @@ def demo_run(tmp_path_factory):
 
 
 def test_demo_run_is_listed_and_serves_the_final_checkpoint_with_every_label(demo_run, tensorboard):
-    from projector_tools.data import load_encoder
-    from projector_tools.metadata import subword_metadata
+    from projector_tools.training.datasets import load_encoder
+    from projector_tools.run.metadata import subword_metadata
 
     logdir, result = demo_run
     encoder = load_encoder(os.path.join(str(logdir), "encoder"))
@@ -76,7 +76,7 @@ def test_demo_run_is_listed_and_serves_the_final_checkpoint_with_every_label(dem
 
     # The picture the Projector draws: positive and negative demo words
     # fall on opposite sides of the first principal component.
-    from projector_tools.demo_corpus import NEGATIVE_WORDS, POSITIVE_WORDS
+    from projector_tools.training.demo_corpus import NEGATIVE_WORDS, POSITIVE_WORDS
 
     served = tb.tensor("train", "embedding").reshape(embedding.shape)
     centered = served - served.mean(axis=0)
@@ -106,7 +106,7 @@ def test_a_run_is_not_mixed_with_another(demo_run, tmp_path):
 
 def test_resume_of_a_finished_run_trains_nothing_and_keeps_the_export(demo_run, tmp_path):
     from projector_tools import train
-    from projector_tools.run_writer import read_current_tensors
+    from projector_tools.run.writer import read_current_tensors
 
     logdir, _ = demo_run
     copy = tmp_path / "demo"
@@ -136,7 +136,7 @@ def _wait_for_saved_epoch(run: FreshRun, logdir, timeout: float = 240) -> int:
 
 def test_resume_after_sigkill_continues_from_the_last_saved_epoch(tmp_path):
     from projector_tools import train
-    from projector_tools.run_writer import read_current_tensors
+    from projector_tools.run.writer import read_current_tensors
 
     logdir = tmp_path / "killed"
     run = _start_training(logdir, epochs=100)
@@ -195,8 +195,8 @@ def test_cli_trains_from_a_csv_of_messy_reviews(tmp_path):
     assert res.returncode == 0, res.stderr[-2000:]
     m = re.search(r"validation accuracy: (0\.\d+|1\.0+)", res.stdout)
     assert m, res.stdout
-    from projector_tools.data import load_encoder
-    from projector_tools.run_writer import read_current_tensors
+    from projector_tools.training.datasets import load_encoder
+    from projector_tools.run.writer import read_current_tensors
 
     with open(logdir / "encoder.subwords", encoding="utf-8") as f:
         assert f.readline().strip() == "### SubwordTextEncoder"
@@ -231,7 +231,7 @@ def test_cli_imdb_offline_fails_in_seconds_and_writes_nothing(tmp_path):
 def test_pipeline_yields_every_review_once_in_length_buckets():
     import tensorflow as tf
 
-    from projector_tools.train_pipeline import make_dataset
+    from projector_tools.training.pipeline import make_dataset
 
     rng = np.random.default_rng(0)
     ids = [list(rng.integers(1, 50, size=int(n))) for n in rng.integers(1, 120, size=300)]
@@ -263,7 +263,7 @@ def test_pipeline_yields_every_review_once_in_length_buckets():
 
 def test_projector_tools_train_is_the_function_even_after_the_module_import():
     import projector_tools
-    import projector_tools.trainer as module
+    import projector_tools.training.trainer as module
     from projector_tools import train
 
     assert train is module.train and projector_tools.train is module.train
@@ -296,8 +296,8 @@ def test_train_cli_flags_come_from_the_options(tmp_path):
     import json
     from dataclasses import fields
 
-    from projector_tools.train_options import TrainOptions
-    from projector_tools.trainer import configure_parser
+    from projector_tools.training.options import TrainOptions
+    from projector_tools.training.trainer import configure_parser
 
     parser = argparse.ArgumentParser()
     configure_parser(parser)

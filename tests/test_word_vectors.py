@@ -39,8 +39,8 @@ from gensim.models import KeyedVectors  # noqa: E402
 from gensim.test.utils import datapath  # noqa: E402
 
 from projector_tools.cli import main  # noqa: E402
-from projector_tools.metadata import parse_projector_tsv  # noqa: E402
-from projector_tools.tensorboard_server import TensorBoardServer  # noqa: E402
+from projector_tools.run.metadata import parse_projector_tsv  # noqa: E402
+from projector_tools.viewer.tensorboard import TensorBoardServer  # noqa: E402
 from tests.helpers import REPO_ROOT  # noqa: E402
 from tests.helpers.projector_checks import assert_run_serves  # noqa: E402
 

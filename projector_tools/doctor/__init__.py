@@ -4,7 +4,7 @@
     projector-tools doctor LOGDIR --fix [--vocab FILE]
 
 Every run is inspected as TensorBoard 2.21's Projector inspects it (see
-:mod:`projector_tools.inspect_run`), and each problem is reported per run
+:mod:`projector_tools.run.reader`), and each problem is reported per run
 and tensor, in plain words, with its fix. Exit status: 0 when everything
 loads with its labels, 1 when something is wrong, 2 when LOGDIR does not
 exist.

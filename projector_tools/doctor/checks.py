@@ -28,7 +28,7 @@ from projector_tools.doctor.keras_files import find_keras_h5
 from projector_tools.doctor.report import ERROR, INFO, WARNING, Report
 from projector_tools.doctor.tensor_checks import check_tensors
 from projector_tools.errors import LogdirError
-from projector_tools.inspect_run import (
+from projector_tools.run.reader import (
     RunView,
     inspect_pairs,
     is_absolute,
@@ -37,8 +37,8 @@ from projector_tools.inspect_run import (
     used_views,
     walk_dirs,
 )
-from projector_tools.projector_config import CONFIG_FILENAME
-from projector_tools.run_layout import PLUGIN_ASSETS, STATE_FILENAME
+from projector_tools.run.config import CONFIG_FILENAME
+from projector_tools.run.files import PLUGIN_ASSETS, STATE_FILENAME
 
 
 def tensorflow_problem() -> str | None:

@@ -34,10 +34,10 @@ from projector_tools import fsio
 from projector_tools.doctor.backups import backup, move_aside
 from projector_tools.doctor.labels import aligned_metadata, as_table, write_metadata_file
 from projector_tools.errors import LogdirError, ProjectorToolsError
-from projector_tools.inspect_run import RunView, inside_logdir, resolve_asset
-from projector_tools.metadata import Metadata
-from projector_tools.projector_config import CONFIG_FILENAME
-from projector_tools.run_layout import KERAS_TRAIN_RUN, OWN_RUN, is_event_file, is_export_file
+from projector_tools.run.reader import RunView, inside_logdir, resolve_asset
+from projector_tools.run.metadata import Metadata
+from projector_tools.run.config import CONFIG_FILENAME
+from projector_tools.run.files import KERAS_TRAIN_RUN, OWN_RUN, is_event_file, is_export_file
 
 KERAS_H5_RE = re.compile(r"^keras_embedding\.ckpt-(\d+)\.weights\.h5$")
 
@@ -125,8 +125,8 @@ def convert_keras_h5(
 ) -> None:
     """Turn the Keras 3 callback's ``.weights.h5`` embeddings into a Projector run
     in the directory of the h5 file (``L/train``), with the model's layer names."""
-    from projector_tools.export import prepare
-    from projector_tools.keras_archive import weights_h5_embeddings
+    from projector_tools.export.embeddings import prepare
+    from projector_tools.sources.keras_archive import weights_h5_embeddings
 
     try:
         stored = weights_h5_embeddings(h5)
@@ -239,8 +239,8 @@ def _write_converted(
     """Write the run (into ``target``, else ``target/projector``) and say what it holds."""
     from google.protobuf import text_format
 
-    from projector_tools.run_writer import write_run
-    from projector_tools.projector_config import parse_config
+    from projector_tools.run.writer import write_run
+    from projector_tools.run.config import parse_config
 
     try:
         result = write_run(target, matrices, metas, step=step)

@@ -13,8 +13,8 @@ from __future__ import annotations
 import hashlib
 
 from projector_tools import fsio
-from projector_tools.metadata import PAD_LABEL, Metadata, parse_projector_tsv
-from projector_tools.run_layout import metadata_filename
+from projector_tools.run.metadata import PAD_LABEL, Metadata, parse_projector_tsv
+from projector_tools.run.files import metadata_filename
 
 
 def aligned_metadata(

@@ -30,13 +30,13 @@ from __future__ import annotations
 import os
 
 from projector_tools import fsio
-from projector_tools.checkpoint_graph import readable_name
+from projector_tools.sources.checkpoint_graph import readable_name
 from projector_tools.doctor.backups import backup, move_aside
 from projector_tools.doctor.checks import diagnose
 from projector_tools.doctor.keras_files import convert_keras_h5, find_keras_h5
 from projector_tools.doctor.labels import aligned_metadata, write_metadata_file
 from projector_tools.doctor.report import Report
-from projector_tools.inspect_run import (
+from projector_tools.run.reader import (
     OPTIMIZER_SLOT,
     RunView,
     asset_outside_config_dir,
@@ -50,9 +50,9 @@ from projector_tools.inspect_run import (
     state_file_paths,
     used_views,
 )
-from projector_tools.run_points import read_metadata
-from projector_tools.metadata import Metadata
-from projector_tools.run_layout import STATE_FILENAME, ensure_event_file, state_file_text
+from projector_tools.run.points import read_metadata
+from projector_tools.run.metadata import Metadata
+from projector_tools.run.files import STATE_FILENAME, ensure_event_file, state_file_text
 
 
 def fix(logdir: str, vocab_path: str | None = None) -> tuple[list[str], list[str]]:
@@ -60,7 +60,7 @@ def fix(logdir: str, vocab_path: str | None = None) -> tuple[list[str], list[str
 
     Never deletes a user's file: replaced files are kept as backups.
     """
-    from projector_tools.sources import load_vocab
+    from projector_tools.sources.dispatch import load_vocab
 
     vocab = load_vocab(vocab_path) if vocab_path else None
     actions: list[str] = []

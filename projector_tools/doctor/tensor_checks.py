@@ -12,7 +12,7 @@ import numpy as np
 
 from projector_tools import fsio
 from projector_tools.doctor.report import ERROR, INFO, WARNING, Report, TensorSummary
-from projector_tools.inspect_run import (
+from projector_tools.run.reader import (
     OPTIMIZER_SLOT,
     EmbeddingView,
     RunView,
@@ -20,8 +20,8 @@ from projector_tools.inspect_run import (
     is_absolute,
     resolve_asset,
 )
-from projector_tools.run_points import read_matrix
-from projector_tools.metadata import ParsedTSV, is_skipped_line, parse_projector_tsv
+from projector_tools.run.points import read_matrix
+from projector_tools.run.metadata import ParsedTSV, is_skipped_line, parse_projector_tsv
 
 
 def check_tensors(report: Report, view: RunView) -> None:

@@ -24,7 +24,7 @@ os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 import faulthandler  # noqa: E402
 import signal  # noqa: E402
 
-from projector_tools.quiet_tf import configure_environment, import_tensorflow  # noqa: E402
+from projector_tools.process.quiet_tf import configure_environment, import_tensorflow  # noqa: E402
 
 # What main() does before a command, once for every child.
 configure_environment(debug=False)
@@ -33,7 +33,7 @@ import_tensorflow()
 import keras  # noqa: E402,F401  - an import every child would pay for
 
 import projector_tools.cli  # noqa: E402
-import projector_tools.trainer  # noqa: E402,F401
+import projector_tools.training.trainer  # noqa: E402,F401
 
 
 def _child(req: dict) -> None:

@@ -4,7 +4,7 @@ fixed sleep), interrupted with SIGINT, and, when one hangs, made to dump
 every thread's Python stack (faulthandler on SIGUSR1) before it is killed.
 
 Each is a supervisor (the pid we start or the server forks) running the
-command in its child (see ``projector_tools.supervisor``); signals sent to
+command in its child (see ``projector_tools.process.supervisor``); signals sent to
 the pid reach the command, and killing the pid kills the command too.
 """
 

@@ -18,7 +18,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402,F401 - preloaded for the forked children
 
-from projector_tools.export import export_embeddings  # noqa: E402
+from projector_tools.export.embeddings import export_embeddings  # noqa: E402
 
 DIMS = 24
 
@@ -70,7 +70,7 @@ def hold_lock(run_dir: str, locked) -> None:
     """Take ``run_dir``'s lock and keep it until killed (a writer that dies holding it)."""
     import time
 
-    from projector_tools.run_lock import run_lock
+    from projector_tools.run.lock import run_lock
 
     run_lock(run_dir).acquire()
     locked.set()

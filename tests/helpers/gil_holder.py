@@ -16,8 +16,8 @@ import ctypes
 import os
 import sys
 
-from projector_tools.interrupts import InterruptGuard, resume_hint
-from projector_tools.supervisor import supervise
+from projector_tools.process.interrupts import InterruptGuard, resume_hint
+from projector_tools.process.supervisor import supervise
 
 HINT = "continue with: gil_holder.py --resume"
 

@@ -6,8 +6,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from projector_tools.metadata import escape_label, parse_projector_tsv
-from projector_tools.tensorboard_server import TensorBoardServer
+from projector_tools.run.metadata import escape_label, parse_projector_tsv
+from projector_tools.viewer.tensorboard import TensorBoardServer
 
 
 def assert_run_serves(

@@ -16,7 +16,7 @@ from google.protobuf import text_format
 from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
 
 from projector_tools import parse_projector_tsv
-from projector_tools.projector_config import CONFIG_FILENAME
+from projector_tools.run.config import CONFIG_FILENAME
 
 
 def resolve_like_tensorboard(run_dir: str) -> dict[str, tuple[np.ndarray, bytes | None]]:

@@ -1,0 +1,369 @@
+"""Full-data layouts (UMAP, t-SNE, PCA) and clusters, computed offline.
+
+The Projector lays out only a sample in the browser (t-SNE 10,000 points,
+UMAP 5,000) and recomputes it on every visit. Here every row gets a place,
+once: the export writes the layout as a companion tensor ``<tensor>/umap``
+(3 columns, one row per row of ``<tensor>``) whose metadata is the tensor's
+own plus a ``cluster`` column. A 3-column tensor viewed with the
+Projector's default PCA is a rotation of those columns, so picking it shows
+every point where the layout put it.
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> centres = rng.normal(scale=10, size=(3, 16))   # three groups: 60, 40 and 20 rows
+    >>> matrix = np.concatenate([c + rng.normal(size=(n, 16)) for c, n in zip(centres, (60, 40, 20))])
+    >>> points = compute_layout(matrix, "umap")
+    >>> points.shape, points.dtype
+    ((120, 3), dtype('float32'))
+    >>> clusters = cluster_labels(points)             # 0 is the biggest cluster
+    >>> clusters[:3], clusters[60:63], clusters[100:103]
+    ([0, 0, 0], [1, 1, 1], [2, 2, 2])
+
+Libraries (the optional extra ``projector_tools[layout]``): umap-learn for
+UMAP, openTSNE for t-SNE (FFT-accelerated, 2-D; the third column is 0),
+scikit-learn for HDBSCAN clusters and nearest neighbours; PCA is numpy's
+SVD. Everything is seeded, so one matrix always gives the same layout.
+
+Above ``max_rows`` rows the layout is fitted on a random sample of
+``max_rows`` rows (seeded) and every other row is placed at the median
+position of its :data:`PLACE_NEIGHBORS` nearest sample rows in the original
+space (:func:`sample_note` says so). PCA needs no sample.
+"""
+
+from __future__ import annotations
+
+import importlib
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from projector_tools.errors import InputError, MissingDependencyError
+from projector_tools.run.metadata import Metadata
+
+__all__ = [
+    "CLUSTER_COLUMN",
+    "DEFAULT_MAX_ROWS",
+    "METHODS",
+    "add_layouts",
+    "cluster_labels",
+    "compute_layout",
+    "layout_name",
+    "neighbor_agreement",
+]
+
+METHODS = ("umap", "tsne", "pca")
+# 50,000 rows: UMAP fits 100,000 x 100 in under 5 minutes on 2 cores this
+# way (bench/layout.py); raise it to fit on more rows.
+DEFAULT_MAX_ROWS = 50_000
+LAYOUT_DIMS = 3
+CLUSTER_COLUMN = "cluster"
+NOISE = -1
+# Wider inputs are reduced to this many principal components before UMAP and
+# t-SNE (the usual preprocessing; it speeds up the neighbour search).
+PCA_BEFORE = 50
+PLACE_NEIGHBORS = 10
+UMAP_NEIGHBORS = 15
+TSNE_PERPLEXITY = 30.0
+EXTRA = "projector_tools[layout]"
+_PACKAGES = {"umap": "umap-learn", "openTSNE": "openTSNE", "sklearn": "scikit-learn"}
+
+
+def layout_name(tensor: str, method: str) -> str:
+    """Name of ``tensor``'s layout tensor: ``layout_name("embedding", "umap") == "embedding/umap"``."""
+    return f"{tensor}/{method}"
+
+
+def is_layout_name(name: str) -> bool:
+    """Whether ``name`` is a layout tensor's name (``<tensor>/<method>``)."""
+    head, _, tail = name.rpartition("/")
+    return bool(head) and tail in METHODS
+
+
+def check_methods(methods: str | Sequence[str]) -> tuple[str, ...]:
+    """``methods`` as a tuple of known method names, without repeats."""
+    if isinstance(methods, str):
+        methods = (methods,)
+    out: list[str] = []
+    for m in methods:
+        if m not in METHODS:
+            raise InputError(f"layout method {m!r} is unknown; use one of {', '.join(METHODS)}")
+        if m not in out:
+            out.append(m)
+    return tuple(out)
+
+
+def require(module: str) -> Any:
+    """Import ``module`` of the ``layout`` extra, or say in one line how to install it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        package = _PACKAGES.get(module.split(".")[0], module)
+        raise MissingDependencyError(
+            f"layouts need {package}: pip install '{EXTRA}'"
+        ) from exc
+
+
+def sample_rows(n_rows: int, max_rows: int, seed: int = 0) -> np.ndarray:
+    """Sorted ids of the rows a layout is fitted on (all when ``n_rows <= max_rows``)."""
+    if max_rows is None or n_rows <= max_rows:
+        return np.arange(n_rows)
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(n_rows, size=int(max_rows), replace=False))
+
+
+def sample_note(name: str, n_rows: int, method: str, max_rows: int | None, seed: int = 0) -> str | None:
+    """The line to print when ``method`` lays out ``name`` from a sample, else None."""
+    if method == "pca" or max_rows is None or n_rows <= max_rows:
+        return None
+    return (
+        f"{name}: {n_rows} rows > --layout-max-rows {max_rows}: {method} is fitted on a "
+        f"random sample of {max_rows} rows (seed {seed}); the other {n_rows - max_rows} rows "
+        f"are placed by their {PLACE_NEIGHBORS} nearest sample rows. Raise --layout-max-rows "
+        "to fit on more rows (slower)"
+    )
+
+
+def _as_input(matrix: Any) -> np.ndarray:
+    x = np.asarray(matrix, dtype=np.float32)
+    if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
+        raise InputError(f"a layout needs a non-empty 2-D matrix, got shape {x.shape}")
+    if not np.isfinite(x).all():
+        raise InputError(
+            "the matrix holds NaN or Inf values, which no layout can place; "
+            "export it without layouts, or clean it first"
+        )
+    return x
+
+
+def pca(matrix: np.ndarray, dims: int = LAYOUT_DIMS) -> np.ndarray:
+    """Rows of ``matrix`` on their first ``dims`` principal components (zero-padded), float32.
+
+    The covariance is ``dims x dims`` of the columns, so a million rows cost
+    one pass: ``pca(np.eye(4), 3).shape == (4, 3)``.
+    """
+    x = np.asarray(matrix, dtype=np.float64)
+    x = x - x.mean(axis=0, keepdims=True)
+    cov = x.T @ x
+    vals, vecs = np.linalg.eigh(cov)
+    order = np.argsort(vals)[::-1][: min(dims, x.shape[1])]
+    vecs = vecs[:, order]
+    # a fixed sign per component, so a layout never flips between runs
+    vecs *= np.where(vecs[np.abs(vecs).argmax(axis=0), range(vecs.shape[1])] < 0, -1.0, 1.0)
+    out = np.zeros((x.shape[0], dims), dtype=np.float32)
+    out[:, : vecs.shape[1]] = x @ vecs
+    return out
+
+
+def _fit_umap(x: np.ndarray, seed: int) -> np.ndarray:
+    umap = require("umap")
+    n = x.shape[0]
+    model = umap.UMAP(
+        n_components=LAYOUT_DIMS,
+        n_neighbors=min(UMAP_NEIGHBORS, n - 1),
+        init="pca",
+        random_state=seed,
+    )
+    with warnings.catch_warnings():
+        # "n_jobs value 1 overridden to 1 by setting random_state": the price of
+        # a reproducible layout, said once in the docs rather than on every run
+        warnings.filterwarnings("ignore", message=".*random_state.*", category=UserWarning)
+        return np.asarray(model.fit_transform(x), dtype=np.float32)
+
+
+def _fit_tsne(x: np.ndarray, seed: int) -> np.ndarray:
+    opentsne = require("openTSNE")
+    n = x.shape[0]
+    model = opentsne.TSNE(
+        n_components=2,
+        perplexity=min(TSNE_PERPLEXITY, max(1.0, (n - 1) / 3.0)),
+        random_state=seed,
+        n_jobs=-1,
+        verbose=False,
+    )
+    out = np.zeros((n, LAYOUT_DIMS), dtype=np.float32)
+    out[:, :2] = np.asarray(model.fit(x), dtype=np.float32)
+    return out
+
+
+_FITTERS: Mapping[str, Callable[[np.ndarray, int], np.ndarray]] = {
+    "umap": _fit_umap,
+    "tsne": _fit_tsne,
+}
+
+
+def place(matrix: np.ndarray, sample: np.ndarray, fitted: np.ndarray, *,
+          k: int = PLACE_NEIGHBORS, chunk: int = 20_000) -> np.ndarray:
+    """Layout of every row of ``matrix`` given the layout ``fitted`` of rows ``sample``.
+
+    Sample rows keep their place; each other row goes to the coordinate-wise
+    median of the places of its ``k`` nearest sample rows (Euclidean, in
+    the space of ``matrix``).
+    """
+    neighbors = require("sklearn.neighbors")
+    out = np.empty((matrix.shape[0], fitted.shape[1]), dtype=np.float32)
+    out[sample] = fitted
+    rest = np.setdiff1d(np.arange(matrix.shape[0]), sample, assume_unique=True)
+    if rest.size == 0:
+        return out
+    index = neighbors.NearestNeighbors(n_neighbors=min(k, len(sample))).fit(matrix[sample])
+    for start in range(0, rest.size, chunk):
+        ids = rest[start : start + chunk]
+        nb = index.kneighbors(matrix[ids], return_distance=False)
+        out[ids] = np.median(fitted[nb], axis=1)
+    return out
+
+
+def compute_layout(
+    matrix: Any,
+    method: str = "umap",
+    *,
+    seed: int = 0,
+    max_rows: int | None = DEFAULT_MAX_ROWS,
+) -> np.ndarray:
+    """A 3-D layout of every row of ``matrix``: an ``(N, 3)`` float32 array.
+
+    ``method`` is ``"umap"`` (umap-learn), ``"tsne"`` (openTSNE, 2-D with a
+    zero third column) or ``"pca"`` (the first three principal components).
+    Above ``max_rows`` rows UMAP and t-SNE are fitted on a seeded sample and
+    the other rows placed by their nearest sample rows (:func:`place`).
+    The same matrix and seed give the same layout.
+
+        >>> compute_layout(np.random.default_rng(0).normal(size=(500, 16)), "pca").shape
+        (500, 3)
+    """
+    (method,) = check_methods(method)
+    x = _as_input(matrix)
+    if method == "pca" or x.shape[0] < 4:
+        return pca(x)
+    if x.shape[1] > PCA_BEFORE:
+        x = pca(x, PCA_BEFORE)
+    sample = sample_rows(x.shape[0], max_rows if max_rows else x.shape[0], seed)
+    fitted = _FITTERS[method](np.ascontiguousarray(x[sample]), seed)
+    if sample.size == x.shape[0]:
+        return fitted
+    return place(x, sample, fitted)
+
+
+def cluster_labels(
+    layout: np.ndarray,
+    *,
+    min_cluster_size: int | None = None,
+    seed: int = 0,
+    max_rows: int | None = DEFAULT_MAX_ROWS,
+) -> list[int]:
+    """A cluster id per row of ``layout`` (``-1`` for noise), by HDBSCAN on the layout.
+
+    HDBSCAN (scikit-learn) finds clusters of any shape and number and
+    leaves scattered points as noise, which suits UMAP layouts, where
+    clusters are dense and well apart. ``min_cluster_size`` defaults to
+    0.5% of the rows (at least 10). Above ``max_rows`` rows it runs on a
+    seeded sample and every other row takes the cluster of its nearest
+    sample row. Ids are ordered by cluster size (0 is the biggest).
+
+        >>> rng = np.random.default_rng(0)
+        >>> layout = np.concatenate([rng.normal(loc=10 * i, size=(n, 3))
+        ...                          for i, n in enumerate((12, 30, 20))])
+        >>> labels = cluster_labels(layout)
+        >>> labels[:3], labels[12:15], labels[42:45]
+        ([2, 2, 2], [0, 0, 0], [1, 1, 1])
+    """
+    cluster = require("sklearn.cluster")
+    pts = np.asarray(layout, dtype=np.float32)
+    n = pts.shape[0]
+    if n < 2:
+        return [NOISE] * n
+    sample = sample_rows(n, max_rows if max_rows else n, seed)
+    size = min_cluster_size or max(10, int(round(0.005 * sample.size)))
+    if sample.size <= size:
+        return [NOISE] * n
+    found = cluster.HDBSCAN(min_cluster_size=size, copy=True).fit_predict(pts[sample])
+    labels = np.full(n, NOISE, dtype=np.int64)
+    labels[sample] = found
+    if sample.size < n:
+        neighbors = require("sklearn.neighbors")
+        rest = np.setdiff1d(np.arange(n), sample, assume_unique=True)
+        nb = neighbors.NearestNeighbors(n_neighbors=1).fit(pts[sample])
+        labels[rest] = found[nb.kneighbors(pts[rest], return_distance=False)[:, 0]]
+    # renumber by size, biggest first, so ids mean the same across runs
+    ids, counts = np.unique(labels[labels != NOISE], return_counts=True)
+    order = ids[np.lexsort((ids, -counts))]
+    remap = {int(old): new for new, old in enumerate(order)}
+    return [remap.get(int(v), NOISE) for v in labels]
+
+
+def neighbor_agreement(points: np.ndarray, classes: Sequence[Any], k: int = 10) -> float:
+    """Share of each row's ``k`` nearest neighbours in ``points`` that carry its class.
+
+    The quality figure of a layout on data with known classes (1.0: every
+    neighbour shares the class; about 1/C for C classes placed at random).
+
+        >>> neighbor_agreement(np.array([[0.0], [0.1], [5.0], [5.1]]), ["a", "a", "b", "b"], k=1)
+        1.0
+    """
+    neighbors = require("sklearn.neighbors")
+    pts = np.asarray(points, dtype=np.float32)
+    labels = np.asarray(classes)
+    index = neighbors.NearestNeighbors(n_neighbors=k + 1).fit(pts)
+    nb = index.kneighbors(pts, return_distance=False)
+    # drop each row itself (not always first when points coincide)
+    order = np.argsort(nb == np.arange(len(nb))[:, None], axis=1, kind="stable")
+    nb = np.take_along_axis(nb, order, axis=1)[:, :k]
+    return float((labels[nb] == labels[:, None]).mean())
+
+
+def add_layouts(
+    matrices: Mapping[str, np.ndarray],
+    metas: Mapping[str, Metadata],
+    methods: str | Sequence[str],
+    *,
+    names: Sequence[str] | None = None,
+    seed: int = 0,
+    max_rows: int | None = DEFAULT_MAX_ROWS,
+    note: Callable[[str], None] | None = None,
+) -> tuple[dict[str, np.ndarray], dict[str, Metadata]]:
+    """``matrices``/``metas`` plus a layout tensor per tensor and method.
+
+    For each tensor in ``names`` (default: every tensor that is not a
+    layout itself) and each method, ``<tensor>/<method>`` is the
+    :func:`compute_layout` of the tensor, and its metadata is the tensor's
+    own with a ``cluster`` column added (:func:`cluster_labels`). The input
+    tensors and their metadata are returned unchanged.
+
+        >>> from projector_tools.run.metadata import Metadata
+        >>> m = np.random.default_rng(0).normal(size=(100, 8))
+        >>> labels = Metadata([f"w{i}" for i in range(100)])
+        >>> matrices, metas = add_layouts({"embedding": m}, {"embedding": labels}, ["umap"])
+        >>> list(matrices), matrices["embedding/umap"].shape, metas["embedding/umap"].names
+        (['embedding', 'embedding/umap'], (100, 3), ('label', 'cluster'))
+    """
+    methods = check_methods(methods)
+    out_m = dict(matrices)
+    out_meta = dict(metas)
+    if not methods:
+        return out_m, out_meta
+    if note is None:
+        note = _stderr_note
+    chosen = list(names) if names is not None else [n for n in matrices if not is_layout_name(n)]
+    for name in chosen:
+        if name not in matrices:
+            raise InputError(f"no tensor {name!r} to lay out; tensors are {list(matrices)}")
+        matrix = matrices[name]
+        meta = metas.get(name) or Metadata({"id": range(matrix.shape[0])})
+        for method in methods:
+            message = sample_note(name, matrix.shape[0], method, max_rows, seed)
+            if message:
+                note(message)
+            points = compute_layout(matrix, method, seed=seed, max_rows=max_rows)
+            clusters = cluster_labels(points, seed=seed, max_rows=max_rows)
+            target = layout_name(name, method)
+            out_m[target] = points
+            out_meta[target] = meta.with_column(CLUSTER_COLUMN, clusters)
+    return out_m, out_meta
+
+
+def _stderr_note(message: str) -> None:
+    from projector_tools.sources.dispatch import note
+
+    note(message)

@@ -1,0 +1,148 @@
+"""Add full-data layouts (and a ``cluster`` column) to a run already exported.
+
+    projector-tools layout RUN [--method umap|tsne|pca]... [--tensor NAME]... [--layout-max-rows N]
+
+Reads the run's current tensors and metadata, computes each layout
+(:mod:`projector_tools.analysis.layouts`) and writes the run again through the same
+path as every export (:func:`~projector_tools.run.writer.write_run`, under the
+run's lock, and only if no other export landed meanwhile): the
+original tensors and their metadata files go back unchanged (same bytes,
+same content-addressed file), the layout tensors ``<tensor>/<method>`` are
+added beside them with a metadata file of their own: the tensor's columns
+plus ``cluster``. A layout already there is replaced.
+
+    >>> import os, tempfile, numpy as np
+    >>> from projector_tools import export_embeddings
+    >>> run = os.path.join(tempfile.mkdtemp(), "train")
+    >>> _ = export_embeddings(np.random.default_rng(0).normal(size=(100, 8)), run)
+    >>> result = add_layouts_to_run(run, ["umap"])
+    >>> result.names
+    ('embedding', 'embedding/umap')
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from projector_tools import fsio
+from projector_tools.errors import InputError, LogdirError
+from projector_tools.run.metadata import Metadata, parse_projector_tsv, unescape_label
+
+
+def read_run_metadata(run_dir: str, path: str, rows: int) -> Metadata:
+    """The :class:`Metadata` a run's metadata file holds, exactly (it must read back byte for byte)."""
+    full = fsio.join(run_dir, path)
+    raw = fsio.read_text(full)
+    parsed = parse_projector_tsv(raw)
+    columns = parsed.columns
+    if any(len(r) != len(columns) for r in parsed.rows) or len(parsed.rows) != rows:
+        meta = None
+    else:
+        meta = Metadata({
+            name: [unescape_label(r[i]) for r in parsed.rows] for i, name in enumerate(columns)
+        })
+    if meta is None or meta.to_tsv() != raw:
+        raise InputError(
+            f"metadata file {full!r} is not one projector_tools wrote ({len(parsed.rows)} rows "
+            f"for {rows} tensor rows, or a format it would write differently); re-export the "
+            "run with `projector-tools export SOURCE --logdir RUN --layout umap`"
+        )
+    return meta
+
+
+def add_layouts_to_run(
+    run_dir: str,
+    methods: Sequence[str] = ("umap",),
+    *,
+    tensors: Sequence[str] | None = None,
+    seed: int = 0,
+    max_rows: int | None = None,
+):
+    """Write ``run_dir`` again with layouts of ``tensors`` (default: every non-layout tensor) added."""
+    from projector_tools.export.embeddings import prepare
+    from projector_tools.run.files import child_runs, current_export
+    from projector_tools.run.switch import read_run_config
+    from projector_tools.run.writer import read_current_tensors, write_run
+    from projector_tools.analysis.layouts import DEFAULT_MAX_ROWS, add_layouts, check_methods, is_layout_name
+    from projector_tools.run.lock import run_lock
+
+    methods = check_methods(methods)
+    if not methods:
+        raise InputError("name at least one --method (umap, tsne or pca)")
+    run_dir = str(run_dir)
+    if not fsio.isdir(run_dir):
+        raise LogdirError(f"run {run_dir!r} does not exist; export one first with `projector-tools export`")
+    rel, _step = current_export(run_dir)
+    if rel is None:
+        kids = child_runs(run_dir)
+        hint = (f"it holds runs {', '.join(kids)}: name one, e.g. "
+                f"{fsio.join(run_dir, kids[0])!r}") if kids else (
+                "export one first with `projector-tools export SOURCE --logdir RUN --layout umap`")
+        raise LogdirError(f"{run_dir!r} holds no projector_tools export; {hint}")
+    config = read_run_config(run_dir)
+    # in the config's order (the checkpoint lists its tensors in no useful order):
+    # the Projector opens the first tensor, neighbors and plot default to it
+    order = [e.tensor_name for e in config.embeddings] if config else []
+    current = dict(sorted(read_current_tensors(run_dir).items(),
+                          key=lambda item: order.index(item[0]) if item[0] in order else len(order)))
+    paths = {e.tensor_name: e.metadata_path for e in (config.embeddings if config else [])
+             if e.metadata_path}
+    originals = {n: m for n, m in current.items() if not is_layout_name(n)}
+    chosen = list(tensors) if tensors else list(originals)
+    unknown = [n for n in chosen if n not in current]
+    if unknown:
+        raise InputError(f"run {run_dir!r} has no tensor {unknown[0]!r}; tensors are {list(current)}")
+    metas = {n: read_run_metadata(run_dir, paths[n], current[n].shape[0])
+             for n in current if n in paths}
+    # layouts replaced by this call go; every other tensor goes back as it is
+    replaced = {f"{n}/{m}" for n in chosen for m in methods}
+    keep = {n: v for n, v in current.items() if n not in replaced}
+    matrices, checked = prepare(keep, {n: m for n, m in metas.items() if n in keep},
+                                allow_nonfinite=True)
+    # prepare labels unlabelled tensors by id; a tensor that had no labels keeps none
+    checked = {n: m for n, m in checked.items() if n in metas}
+    id_labels = {n: Metadata({"id": range(current[n].shape[0])}) for n in chosen if n not in metas}
+    matrices, checked = add_layouts(
+        matrices, {**checked, **id_labels}, methods, names=chosen, seed=seed,
+        max_rows=DEFAULT_MAX_ROWS if max_rows is None else max_rows,
+    )
+    for n in id_labels:
+        checked.pop(n)
+    # The layout took a while without holding the run's lock (other exports
+    # may go on); write only if the export it was computed from is still the
+    # run's current one, under the lock, so nothing newer is overwritten.
+    with run_lock(run_dir):
+        if current_export(run_dir)[0] != rel:
+            raise LogdirError(
+                f"{run_dir!r} was exported again while its layout was computed; run "
+                "`projector-tools layout` again to lay out the new export"
+            )
+        return write_run(run_dir, matrices, checked)
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    from projector_tools.analysis.layouts import DEFAULT_MAX_ROWS, METHODS
+
+    parser.add_argument("run", help="run directory written by `projector-tools export`")
+    parser.add_argument("--method", action="append", choices=METHODS, dest="methods",
+                        help="layout to compute (repeatable; default umap)")
+    parser.add_argument("--tensor", action="append", dest="tensors", metavar="NAME",
+                        help="lay out this tensor (repeatable; default: every tensor)")
+    parser.add_argument("--layout-max-rows", type=int, default=DEFAULT_MAX_ROWS, metavar="N",
+                        help="fit on a sample of N rows and place the rest (default %(default)s)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    if args.layout_max_rows is not None and args.layout_max_rows < 10:
+        raise InputError("--layout-max-rows must be at least 10")
+    result = add_layouts_to_run(args.run, args.methods or ["umap"], tensors=args.tensors,
+                                seed=args.seed, max_rows=args.layout_max_rows)
+    for t in result.tensors:
+        print(f"{t.name} {t.shape[0]}x{t.shape[1]}")
+    print(f"run: {result.logdir}")
+    return 0
+
+
+__all__ = ["add_layouts_to_run", "read_run_metadata"]

@@ -1,0 +1,1 @@
+"""Process plumbing: Ctrl-C, the supervisor, a quiet TensorFlow import, the program's one voice."""

@@ -1,0 +1,1 @@
+"""What users have, read as data: matrices and labels from every format the exporter takes."""

@@ -1,0 +1,327 @@
+"""Reading what the CLI is pointed at: models, checkpoints, arrays, vocabularies.
+
+Each loader returns plain data (``{tensor name: array}``, labels) for the
+exporter, or raises :class:`~projector_tools.errors.SourceError` naming the
+file and what would work instead.
+
+    >>> import os, tempfile, keras
+    >>> model = keras.Sequential([keras.Input((4,), dtype="int32"),
+    ...                           keras.layers.Embedding(30, 8, name="embedding")])
+    >>> path = os.path.join(tempfile.mkdtemp(), "model.keras")
+    >>> model.save(path)
+    >>> load_source(path).tensors.keys()
+    dict_keys(['embedding'])
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from projector_tools import fsio
+
+from projector_tools.sources import word_vectors
+from projector_tools.run.checkpoint import checkpoint_shapes, latest_checkpoint, read_tensor
+from projector_tools.sources.checkpoint_graph import (  # noqa: F401 - readable_name is imported from here
+    CheckpointVariable,
+    checkpoint_variables,
+    readable_name,
+    saved_model_checkpoint,
+    tensor_names,
+    unique_variables,
+)
+from projector_tools.errors import InputError, SourceError
+from projector_tools.run.metadata import (
+    Metadata,
+    subword_metadata,
+    vocabulary_metadata,
+)
+
+SUBWORD_HEADER = "### SubwordTextEncoder"
+
+
+@dataclass
+class LoadedSource:
+    """Tensors read from a source, with labels when the source carries them."""
+
+    kind: str
+    tensors: dict[str, Any]
+    metadata: dict[str, Metadata] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    model: Any = None
+
+
+@dataclass(frozen=True)
+class SourceKind:
+    """One kind of file ``projector-tools export`` reads, with a one-line example."""
+
+    what: str
+    example: str
+
+
+#: Every source kind, in the order ``load_source`` tries them. The CLI's
+#: ``export --help`` and the "cannot tell what ... is" error list these.
+SOURCE_KINDS: tuple[SourceKind, ...] = (
+    SourceKind("a Hugging Face model (model.safetensors or its index, with tokenizer.json or vocab.txt)",
+               "projector-tools export bert-base-uncased/ --logdir runs/bert"),
+    SourceKind("a Keras .keras archive (its own TextVectorization/StringLookup labels it)",
+               "projector-tools export model.keras --logdir runs/keras"),
+    SourceKind("a legacy Keras HDF5 model or weights file (model.save('m.h5'), Keras 2 save_weights)",
+               "projector-tools export model.h5 --logdir runs/h5 --vocab words.txt"),
+    SourceKind("a Keras 3 .weights.h5 file",
+               "projector-tools export model.weights.h5 --logdir runs/w --vocab words.txt"),
+    SourceKind("a .npy array",
+               "projector-tools export vectors.npy --logdir runs/npy --vocab words.txt"),
+    SourceKind("a SavedModel directory (model.export(), tf.saved_model.save)",
+               "projector-tools export saved_model/ --logdir runs/sm --vocab words.txt"),
+    SourceKind("a TensorFlow checkpoint (prefix or directory; tf.train.Checkpoint, Keras)",
+               "projector-tools export ckpts/ckpt-3 --logdir runs/ckpt --vocab words.txt"),
+    SourceKind("word vectors: " + word_vectors.describe_kinds(),
+               "projector-tools export cc.en.300.vec.gz --logdir runs/ft --max-rows 200000"),
+)
+
+
+def describe_source_kinds() -> str:
+    """One line naming every kind of source (for error messages)."""
+    return "; ".join(k.what for k in SOURCE_KINDS)
+
+
+def source_kinds_help() -> str:
+    """The kinds with their example lines (for ``export --help``)."""
+    return "\n".join(f"  {k.what}:\n    {k.example}" for k in SOURCE_KINDS)
+
+
+def load_source(path: str, layers: Sequence[str] | None = None, vocab_size: int | None = None,
+                max_rows: int | None = None) -> LoadedSource:
+    """Detect what ``path`` is, by content where the name does not say, and load it.
+
+    The kinds are tried in the order of :data:`SOURCE_KINDS`. ``max_rows``
+    lets a loader that streams (word vectors) stop early.
+    """
+    from projector_tools.sources import keras_legacy_h5
+    from projector_tools.sources.huggingface import is_huggingface_source, load_huggingface
+
+    if not fsio.exists(path) and not fsio.exists(path + ".index"):
+        raise SourceError(f"{path!r} does not exist; a source is {describe_source_kinds()}")
+    lower = path.lower()
+    if is_huggingface_source(path):
+        return load_huggingface(path, layers, vocab_size)
+    if lower.endswith(".keras"):
+        return _load_keras(path, layers)
+    if keras_legacy_h5.is_legacy_h5(path):
+        tensors, notes = keras_legacy_h5.read_legacy_h5(path, layers)
+        return LoadedSource(kind="keras-h5", tensors=tensors, notes=notes)
+    if lower.endswith(".h5"):
+        return _load_weights_h5(path, layers)
+    if lower.endswith(".npy"):
+        return _only_layers(_load_npy(path), layers)
+    if fsio.isdir(path) or fsio.exists(path + ".index") or lower.endswith(".index"):
+        return _load_checkpoint(path, layers, vocab_size)
+    if word_vectors.sniff(path):
+        return _only_layers(_load_word_vectors(path, max_rows), layers)
+    raise SourceError(
+        f"cannot tell what {path!r} is{word_vectors.not_word_vectors_hint(path)}; "
+        f"a source is {describe_source_kinds()}"
+    )
+
+
+def _only_layers(src: LoadedSource, layers: Sequence[str] | None) -> LoadedSource:
+    if layers:
+        raise InputError(f"--layer does not apply to a {src.kind} source (it holds one matrix)")
+    return src
+
+
+def _load_keras(path: str, layers: Sequence[str] | None) -> LoadedSource:
+    from projector_tools.sources.keras_archive import read_keras_archive
+    from projector_tools.sources.lookup_labels import archive_lookup_metadata
+
+    archive = read_keras_archive(path, layers)
+    metadata, notes = archive_lookup_metadata(archive)
+    return LoadedSource(kind="keras", tensors=archive.tensors, metadata=metadata,
+                        notes=archive.notes + notes)
+
+
+def _load_weights_h5(path: str, layers: Sequence[str] | None) -> LoadedSource:
+    """Keras 3 ``.weights.h5``: see :func:`keras_archive.weights_h5_embeddings`."""
+    from projector_tools.sources.keras_archive import weights_h5_embeddings
+
+    stored = weights_h5_embeddings(path)
+    recorded = [e.layer_name for e in stored]
+    found = {
+        e.layer_name if e.layer_name and recorded.count(e.layer_name) == 1 else e.group: e.matrix
+        for e in stored
+    }
+    if layers:
+        missing = [n for n in layers if n not in found]
+        if missing:
+            raise InputError(
+                f"{path!r} has no embedding layer {missing}; it holds {sorted(found)}"
+            )
+        found = {n: found[n] for n in layers}
+    if not found:
+        raise SourceError(f"{path!r} holds no embedding layer weights")
+    return LoadedSource(kind="weights.h5", tensors=found, notes=[f"layers: {', '.join(found)}"])
+
+
+def _local_copy(path: str) -> str:
+    if not fsio.is_remote(path):
+        return path
+    import tempfile
+
+    tmp = tempfile.NamedTemporaryFile(suffix=".h5", delete=False)
+    tmp.write(fsio.read_bytes(path))
+    tmp.close()
+    return tmp.name
+
+
+def _load_npy(path: str) -> LoadedSource:
+    try:
+        if fsio.is_remote(path):
+            import io
+
+            arr = np.load(io.BytesIO(fsio.read_bytes(path)), allow_pickle=False)
+        else:
+            arr = np.load(path, mmap_mode="r", allow_pickle=False)
+    except Exception as exc:  # noqa: BLE001
+        raise SourceError(f"{path!r} is not a readable .npy array ({exc})") from None
+    return LoadedSource(kind="npy", tensors={"embedding": arr})
+
+
+def _load_word_vectors(path: str, max_rows: int | None) -> LoadedSource:
+    """word2vec / fastText / GloVe text or word2vec binary: labels from the file."""
+    vectors = word_vectors.load_word_vectors(path, max_rows=max_rows)
+    return LoadedSource(
+        kind=f"word vectors ({vectors.kind})",
+        tensors={"embedding": vectors.matrix},
+        metadata={"embedding": Metadata.from_labels(vectors.tokens)},
+        notes=vectors.notes,
+    )
+
+
+def resolve_checkpoint_prefix(path: str) -> str:
+    """A checkpoint prefix from a prefix, an ``.index`` file, a directory or a SavedModel."""
+    if path.endswith(".index"):
+        path = path[: -len(".index")]
+    if fsio.exists(path + ".index"):
+        return path
+    saved_model = saved_model_checkpoint(path)
+    if saved_model is not None:
+        if not fsio.exists(saved_model + ".index"):
+            raise SourceError(f"SavedModel {path!r} has no variables (no {saved_model}.index)")
+        return saved_model
+    if fsio.isdir(path):
+        latest = latest_checkpoint(path)
+        if latest:
+            return latest
+        indexes = [n for n in fsio.listdir(path) if n.endswith(".index")]
+        if len(indexes) == 1:
+            return fsio.join(path, indexes[0][: -len(".index")])
+        raise SourceError(
+            f"directory {path!r} is not a SavedModel (no saved_model.pb) and has no "
+            "'checkpoint' state file"
+            + (f" and several checkpoints ({', '.join(sorted(indexes))})" if indexes else " and no checkpoint")
+            + "; pass the checkpoint prefix, e.g. DIR/ckpt-3"
+        )
+    raise SourceError(f"{path!r} is not a TensorFlow checkpoint (no {path}.index)")
+
+
+def _load_checkpoint(path: str, layers: Sequence[str] | None, vocab_size: int | None) -> LoadedSource:
+    """Tensors of a TF checkpoint or SavedModel, named by layer (see ``checkpoint_graph``)."""
+    prefix = resolve_checkpoint_prefix(path)
+    shapes = checkpoint_shapes(prefix)
+    variables = checkpoint_variables(prefix, shapes)
+    candidates = unique_variables(
+        v for k, v in variables.items() if len(shapes[k]) == 2 and v.is_model_variable
+    )
+    two_d = {v.key: shapes[v.key] for v in candidates}
+    if not two_d:
+        raise SourceError(f"checkpoint {prefix!r} holds no 2-D tensor to show")
+
+    def listing() -> str:
+        return ", ".join(f"{v.full_name or v.key} {two_d[v.key]}" for v in candidates)
+
+    if layers:
+        chosen: list[CheckpointVariable] = []
+        for want in layers:
+            hits = [
+                v for v in candidates
+                if want in (v.key, v.layer, v.full_name, "/".join(v.parts), readable_name(v.key))
+                or want in re.split(r"[/.]", v.key)
+            ]
+            if len(hits) != 1:
+                raise InputError(
+                    f"--layer {want!r} matches {len(hits)} tensors in {prefix!r}; 2-D tensors: {listing()}"
+                )
+            chosen.append(hits[0])
+        reason = "named with --layer"
+    else:
+        chosen = [v for v in candidates if v.is_embedding]
+        reason = "the 'embeddings' variable of a layer"
+        if not chosen:
+            chosen = [v for v in candidates if "embedding" in v.key.lower()]
+            reason = "named like embeddings"
+        if vocab_size is not None and len(chosen) > 1:
+            fits = [v for v in chosen if two_d[v.key][0] == vocab_size]
+            if fits:
+                chosen, reason = fits, reason + f", with {vocab_size} rows like --vocab"
+        if not chosen and vocab_size is not None:
+            chosen = [v for v in candidates if two_d[v.key][0] == vocab_size]
+            reason = f"with {vocab_size} rows, the vocabulary size"
+        if not chosen:
+            by_rows = sorted(candidates, key=lambda v: -two_d[v.key][0])
+            top = two_d[by_rows[0].key]
+            runner_up = two_d[by_rows[1].key][0] if len(by_rows) > 1 else -1
+            if top[0] > runner_up and top[0] > top[1]:
+                chosen = [by_rows[0]]
+                reason = "the 2-D model tensor with the most rows; choose another with --layer"
+        if not chosen:
+            raise InputError(
+                f"no tensor in {prefix!r} looks like an embedding; pick one with --layer. "
+                f"2-D tensors: {listing()}"
+            )
+    names = tensor_names(chosen)
+    if len(chosen) == 1 and chosen[0].layer is None and readable_name(chosen[0].key).startswith("variable_"):
+        names[chosen[0].key] = "embedding"  # a Keras 3 variable whose layer nobody recorded
+    tensors: dict[str, Any] = {}
+    notes = []
+    for v in sorted(chosen, key=lambda v: v.key):
+        name = names[v.key]
+        tensors[name] = read_tensor(prefix, v.key)
+        recorded = f" (variable {v.full_name})" if v.full_name else ""
+        notes.append(f"picked {v.key}{recorded} {list(two_d[v.key])} ({reason}) as {name!r}")
+    kind = "saved_model" if prefix != path and saved_model_checkpoint(path) else "checkpoint"
+    return LoadedSource(kind=kind, tensors=tensors, notes=notes)
+
+
+def load_vocab(path: str) -> Metadata:
+    """Labels from a ``SubwordTextEncoder`` vocab file or a token-per-line list."""
+    if not fsio.exists(path):
+        raise SourceError(f"vocab file {path!r} does not exist")
+    raw = fsio.read_bytes(path)
+    if raw.startswith(SUBWORD_HEADER.encode()):
+        import tensorflow_datasets as tfds
+        from tensorflow_datasets.core.deprecated.text import text_encoder
+
+        try:
+            lines, _ = text_encoder.read_lines_from_file("SubwordTextEncoder", path)
+        except Exception as exc:  # noqa: BLE001
+            raise SourceError(f"{path!r} is not a SubwordTextEncoder vocab file ({exc})") from None
+        encoder = tfds.deprecated.text.SubwordTextEncoder(vocab_list=[ln[1:-1] for ln in lines])
+        return subword_metadata(encoder)
+    text = raw.decode("utf-8", "surrogateescape")
+    tokens = text.split("\n")
+    if tokens and tokens[-1] == "":
+        tokens.pop()
+    tokens = [t[:-1] if t.endswith("\r") else t for t in tokens]
+    if not tokens:
+        raise SourceError(f"vocab file {path!r} is empty")
+    return vocabulary_metadata(tokens)
+
+
+def note(message: str) -> None:
+    print(f"projector-tools: {message}", file=sys.stderr)
