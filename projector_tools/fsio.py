@@ -150,6 +150,24 @@ def read_text(path: str) -> str:
     return read_bytes(path).decode("utf-8")
 
 
+def split_lines(text: str, *, strip_cr: bool = False) -> list[str]:
+    """Lines of ``text`` split on ``\\n`` (the Projector's rule), the empty one after a final newline dropped.
+
+    >>> split_lines("a\\nb\\r\\n")
+    ['a', 'b\\r']
+    >>> split_lines("a\\nb\\r\\n", strip_cr=True)
+    ['a', 'b']
+    >>> split_lines("")
+    []
+    """
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    if strip_cr:
+        lines = [line[:-1] if line.endswith("\r") else line for line in lines]
+    return lines
+
+
 def remove(path: str) -> None:
     """Delete file ``path``; one already gone is fine, any other failure raises
     :class:`LogdirError` naming the cause."""
