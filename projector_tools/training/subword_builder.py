@@ -30,7 +30,7 @@ work each step repeats:
     >>> encoder.decode(encoder.encode("a good film"))
     'a good film'
 
-``tests/test_subword_builder.py`` checks the identity against
+``tests/training/test_subword_builder.py`` checks the identity against
 ``build_from_corpus``; ``bench/vocab.py`` measures the speed.
 """
 

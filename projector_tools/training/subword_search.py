@@ -36,7 +36,7 @@ Example::
     search = SubwordSearch({"the_": 9, "then_": 4, "film_": 3})
     search.build(2)   # == tfds' _build_from_token_counts(counts, 2, [], 4, 20).subwords
 
-``tests/test_subword_builder.py`` checks the identity against tfds.
+``tests/training/test_subword_builder.py`` checks the identity against tfds.
 """
 
 from __future__ import annotations

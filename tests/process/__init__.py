@@ -1,0 +1,1 @@
+"""Tests of projector_tools.process."""
