@@ -84,7 +84,8 @@ def test_umap_layout_served_with_every_point_and_the_same_rows(umap_run):
 def test_projector_shows_every_point_of_the_layout(umap_run, browser):
     from playwright.sync_api import expect
 
-    from tests.helpers.browser import DEEP_TEXT_JS, TIMEOUT_MS, open_projector, save_screenshot
+    from projector_tools.viewer.browser import TIMEOUT_MS, open_projector
+    from tests.helpers.browser import DEEP_TEXT_JS, save_screenshot
 
     *_, tb = umap_run
     page, frame = open_projector(browser, tb.url)

@@ -1,6 +1,7 @@
 """The headless-Chromium side of the browser tests: the ``browser`` fixture
-(registered for every test by ``tests/conftest.py``), opening the Projector,
-reading its text, keeping screenshots.
+(registered for every test by ``tests/conftest.py``), reading the Projector's
+text, keeping screenshots. Launching Chromium, opening the Projector and its
+drop-downs are ``projector_tools.viewer.browser``'s.
 
 Debian's Chromium is driven by Playwright (no browser download). Skipped,
 loudly, where Chromium or Playwright is missing, unless
@@ -11,18 +12,14 @@ failure.
 from __future__ import annotations
 
 import os
-import shutil
 import warnings
 
 import pytest
 
-CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
-CHROMIUM_FLAGS = [
-    "--no-sandbox", "--disable-gpu", "--use-angle=swiftshader",
-    "--enable-unsafe-swiftshader", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
-TIMEOUT_MS = 90_000
+# The Chromium set-up has one home, the package's public helper (which
+# scripts/demo_screenshots.py uses too); the tests import open_projector, pick
+# and TIMEOUT_MS from there.
+from projector_tools.viewer.browser import chromium_path, launch_chromium
 
 # Every text node and input value of a subtree, shadow roots included (the
 # Projector is Polymer): what a person can read, in document order.
@@ -45,14 +42,6 @@ DEEP_TEXT_JS = """(root) => {
 }"""
 
 
-def _chromium() -> str | None:
-    env = os.environ.get("PROJECTOR_TOOLS_CHROMIUM")
-    for path in ([env] if env else []) + list(CHROMIUM_CANDIDATES):
-        if path and os.path.exists(path):
-            return path
-    return shutil.which("chromium")
-
-
 def _missing_browser(reason: str) -> None:
     if os.environ.get("PROJECTOR_TOOLS_REQUIRE_BROWSER") == "1":
         pytest.fail(f"browser tests are required here (PROJECTOR_TOOLS_REQUIRE_BROWSER=1): {reason}")
@@ -61,34 +50,30 @@ def _missing_browser(reason: str) -> None:
     pytest.skip(message)
 
 
-@pytest.fixture
-def browser(tmp_path):
+def require_browser() -> str:
+    """The Chromium to drive; skips (or fails, where required) the test where
+    Playwright or Chromium is missing."""
     try:
-        from playwright.sync_api import sync_playwright
+        import playwright.sync_api  # noqa: F401
     except ImportError:
         _missing_browser("playwright is not installed (pip install -e '.[test]')")
-    exe = _chromium()
+    exe = chromium_path()
     if exe is None:
         _missing_browser("no Chromium at /usr/bin/chromium (apt-get install chromium)")
+    return exe
+
+
+@pytest.fixture
+def browser(tmp_path):
+    exe = require_browser()
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=exe,
-            args=CHROMIUM_FLAGS,  # Playwright gives it a fresh profile dir of its own
-        )
+        b = launch_chromium(p, exe)  # Playwright gives it a fresh profile dir of its own
         try:
             yield b
         finally:
             b.close()
-
-
-def open_projector(browser, url: str):
-    """The page and the frame holding the Projector UI (two iframes deep)."""
-    page = browser.new_page(viewport={"width": 1400, "height": 900})
-    with page.expect_event(
-        "framenavigated", predicate=lambda f: "projector_binary" in f.url, timeout=TIMEOUT_MS
-    ) as navigated:
-        page.goto(url + "/#projector")
-    return page, navigated.value
 
 
 def save_screenshot(png: bytes, name: str) -> str:

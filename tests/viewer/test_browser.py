@@ -14,7 +14,8 @@ import re
 import numpy as np
 import pytest
 
-from tests.helpers.browser import DEEP_TEXT_JS, TIMEOUT_MS, open_projector, save_screenshot
+from projector_tools.viewer.browser import TIMEOUT_MS, open_projector
+from tests.helpers.browser import DEEP_TEXT_JS, save_screenshot
 from tests.helpers.view_fixtures import LAYER, export_trained
 
 pytestmark = pytest.mark.browser

@@ -11,20 +11,10 @@ import re
 import numpy as np
 import pytest
 
-from tests.helpers.browser import TIMEOUT_MS, open_projector, save_screenshot
+from projector_tools.viewer.browser import TIMEOUT_MS, open_projector, pick
+from tests.helpers.browser import save_screenshot
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]  # ~50-60 s each on 2 busy cores
-
-
-def pick(frame, dropdown_label: str | None, item: str, *, index: int | None = None) -> None:
-    """Choose ``item`` in a drop-down of the Projector's left panel (by its label,
-    or by position: the tensor drop-down has none)."""
-    panel = frame.locator("vz-projector-data-panel")
-    menus = panel.locator("paper-dropdown-menu")
-    menu = menus.nth(index) if index is not None else panel.locator(
-        f'paper-dropdown-menu[label="{dropdown_label}"]')
-    menu.click()
-    menu.locator("paper-item").filter(has_text=re.compile(rf"^\s*{re.escape(item)}\b")).first.click()
 
 
 def scatter_box(frame) -> dict:
