@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -26,6 +26,7 @@ import numpy as np
 from projector_tools import fsio
 
 from projector_tools.sources import word_vectors
+from projector_tools.sources.base import LoadedSource
 from projector_tools.run.checkpoint import checkpoint_shapes, latest_checkpoint, read_tensor
 from projector_tools.sources.checkpoint_graph import (  # noqa: F401 - readable_name is imported from here
     CheckpointVariable,
@@ -43,17 +44,6 @@ from projector_tools.run.metadata import (
 )
 
 SUBWORD_HEADER = "### SubwordTextEncoder"
-
-
-@dataclass
-class LoadedSource:
-    """Tensors read from a source, with labels when the source carries them."""
-
-    kind: str
-    tensors: dict[str, Any]
-    metadata: dict[str, Metadata] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    model: Any = None
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ import numpy as np
 from projector_tools import fsio
 from projector_tools.errors import InputError, SourceError
 from projector_tools.run.metadata import Metadata
+from projector_tools.sources.base import LoadedSource
 
 __all__ = [
     "HF_EXTRA_HINT",
@@ -405,11 +406,10 @@ def _read_tensor(file: str, key: str) -> np.ndarray:
 # The loader
 
 
-def load_huggingface(path: str, layers: Sequence[str] | None = None, vocab_size: int | None = None):
+def load_huggingface(path: str, layers: Sequence[str] | None = None,
+                     vocab_size: int | None = None) -> LoadedSource:
     """The token embedding (or the ``layers`` keys) of a Hugging Face model
     at ``path``, labelled by its tokenizer, as a ``LoadedSource``."""
-    from projector_tools.sources.dispatch import LoadedSource
-
     folder, key_files = _shards(path)
     files = sorted(set(key_files.values()))
     shapes_files = _read_shapes(files)
