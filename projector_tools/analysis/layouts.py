@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from projector_tools.errors import InputError, MissingDependencyError
+from projector_tools.process import voice
 from projector_tools.run.metadata import Metadata
 
 __all__ = [
@@ -344,7 +345,7 @@ def add_layouts(
     if not methods:
         return out_m, out_meta
     if note is None:
-        note = _stderr_note
+        note = voice.note
     chosen = list(names) if names is not None else [n for n in matrices if not is_layout_name(n)]
     for name in chosen:
         if name not in matrices:
@@ -361,9 +362,3 @@ def add_layouts(
             out_m[target] = points
             out_meta[target] = meta.with_column(CLUSTER_COLUMN, clusters)
     return out_m, out_meta
-
-
-def _stderr_note(message: str) -> None:
-    from projector_tools.sources.dispatch import note
-
-    note(message)

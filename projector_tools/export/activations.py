@@ -403,7 +403,7 @@ def read_inputs(path: str, text_column: str | None = None) -> tuple[Any, Metadat
 def run_cli(args: argparse.Namespace) -> int:
     import keras
 
-    from projector_tools.sources.dispatch import note
+    from projector_tools.process.voice import note
 
     if not os.path.exists(args.model):
         raise SourceError(f"model file {args.model!r} does not exist")

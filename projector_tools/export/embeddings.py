@@ -141,7 +141,7 @@ def model_vocabulary_labels(model: Any, names: Sequence[str]) -> dict[str, Metad
     """Labels for ``names`` from the lookup layers of ``model`` that feed them
     (see :mod:`projector_tools.sources.lookup_labels`); prints its notes."""
     from projector_tools.sources.lookup_labels import model_lookup_metadata
-    from projector_tools.sources.dispatch import note
+    from projector_tools.process.voice import note
 
     metas, notes = model_lookup_metadata(model, names)
     for line in notes:

@@ -16,7 +16,6 @@ file and what would work instead.
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -311,7 +310,3 @@ def load_vocab(path: str) -> Metadata:
     if not tokens:
         raise SourceError(f"vocab file {path!r} is empty")
     return vocabulary_metadata(tokens)
-
-
-def note(message: str) -> None:
-    print(f"projector-tools: {message}", file=sys.stderr)
