@@ -20,12 +20,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from projector_tools import fsio
 
 from projector_tools.sources import word_vectors
 from projector_tools.sources.base import LoadedSource
+from projector_tools.sources.inputs import read_npy
 from projector_tools.run.checkpoint import checkpoint_shapes, latest_checkpoint, read_tensor
 from projector_tools.sources.checkpoint_graph import (  # noqa: F401 - readable_name is imported from here
     CheckpointVariable,
@@ -157,28 +156,8 @@ def _load_weights_h5(path: str, layers: Sequence[str] | None) -> LoadedSource:
     return LoadedSource(kind="weights.h5", tensors=found, notes=[f"layers: {', '.join(found)}"])
 
 
-def _local_copy(path: str) -> str:
-    if not fsio.is_remote(path):
-        return path
-    import tempfile
-
-    tmp = tempfile.NamedTemporaryFile(suffix=".h5", delete=False)
-    tmp.write(fsio.read_bytes(path))
-    tmp.close()
-    return tmp.name
-
-
 def _load_npy(path: str) -> LoadedSource:
-    try:
-        if fsio.is_remote(path):
-            import io
-
-            arr = np.load(io.BytesIO(fsio.read_bytes(path)), allow_pickle=False)
-        else:
-            arr = np.load(path, mmap_mode="r", allow_pickle=False)
-    except Exception as exc:  # noqa: BLE001
-        raise SourceError(f"{path!r} is not a readable .npy array ({exc})") from None
-    return LoadedSource(kind="npy", tensors={"embedding": arr})
+    return LoadedSource(kind="npy", tensors={"embedding": read_npy(path)})
 
 
 def _load_word_vectors(path: str, max_rows: int | None) -> LoadedSource:
@@ -303,10 +282,7 @@ def load_vocab(path: str) -> Metadata:
         encoder = tfds.deprecated.text.SubwordTextEncoder(vocab_list=[ln[1:-1] for ln in lines])
         return subword_metadata(encoder)
     text = raw.decode("utf-8", "surrogateescape")
-    tokens = text.split("\n")
-    if tokens and tokens[-1] == "":
-        tokens.pop()
-    tokens = [t[:-1] if t.endswith("\r") else t for t in tokens]
+    tokens = fsio.split_lines(text, strip_cr=True)
     if not tokens:
         raise SourceError(f"vocab file {path!r} is empty")
     return vocabulary_metadata(tokens)

@@ -241,9 +241,7 @@ def read_vocab_txt(path: str) -> list[str | None]:
     """``vocab.txt``: one token per line, the line number is the id, as
     ``transformers``' ``load_vocab`` reads it (only the ``\\n`` is removed)."""
     text = fsio.read_bytes(path).decode("utf-8", "surrogateescape")
-    tokens: list[str | None] = list(text.split("\n"))
-    if tokens and tokens[-1] == "":
-        tokens.pop()
+    tokens: list[str | None] = list(fsio.split_lines(text))
     added_path = fsio.join(_parent(path), ADDED_TOKENS_JSON)
     if fsio.exists(added_path):  # what slow tokenizers' save_pretrained adds
         try:
