@@ -33,6 +33,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from projector_tools import fsio
 from projector_tools.analysis.layouts import PCA_BEFORE, pca, pca_explained, tsne
 from projector_tools.errors import InputError
 
@@ -200,7 +201,7 @@ def render(xy: np.ndarray, labels: Sequence[str], rows: Sequence[int], path: str
     ax.set_xticks([])
     ax.set_yticks([])
     fig.tight_layout()
-    if path.endswith(".png") or "." not in path.rsplit("/", 1)[-1]:
+    if path.endswith(".png") or "." not in fsio.basename(path):
         fig.savefig(path, format="png")
     else:
         fig.savefig(path)
@@ -250,8 +251,8 @@ def run_cli(args: argparse.Namespace) -> int:
     rows = choose_labelled_rows(labels, args.labels, args.token)
     xy, caption = project(matrix, args.method)
     title = f"run {points.run} / {points.tensor}: {matrix.shape[0]} points x {matrix.shape[1]} dims, {caption}"
-    out_dir = os.path.dirname(os.path.abspath(args.output))
-    if not os.path.isdir(out_dir):
+    out_dir = fsio.dirname(fsio.absolute(args.output))
+    if not os.path.isdir(out_dir):  # matplotlib writes local files only
         raise LogdirError(f"cannot write {args.output!r}: directory {out_dir!r} does not exist")
     render(xy, labels, rows, args.output, title=title, color=color, color_name=args.color or "")
     print(f"wrote {args.output} ({matrix.shape[0]} points, {len(rows)} labels, {caption})")

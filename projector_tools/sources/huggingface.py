@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
@@ -242,7 +241,7 @@ def read_vocab_txt(path: str) -> list[str | None]:
     ``transformers``' ``load_vocab`` reads it (only the ``\\n`` is removed)."""
     text = fsio.read_bytes(path).decode("utf-8", "surrogateescape")
     tokens: list[str | None] = list(fsio.split_lines(text))
-    added_path = fsio.join(_parent(path), ADDED_TOKENS_JSON)
+    added_path = fsio.join(fsio.dirname(path) or ".", ADDED_TOKENS_JSON)
     if fsio.exists(added_path):  # what slow tokenizers' save_pretrained adds
         try:
             added = {str(k): int(v) for k, v in json.loads(fsio.read_text(added_path)).items()}
@@ -331,18 +330,12 @@ def _local(path: str) -> Iterator[str]:
         yield path
         return
     tmp = tempfile.mkdtemp(prefix="pt-hf-")
-    local = os.path.join(tmp, os.path.basename(path))
+    local = fsio.join(tmp, fsio.basename(path))
     try:
         fsio.gfile().copy(path, local, overwrite=True)
         yield local
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _parent(path: str) -> str:
-    if fsio.is_remote(path):
-        return path.rstrip("/").rsplit("/", 1)[0]
-    return os.path.dirname(path) or "."
 
 
 def _shards(path: str) -> tuple[str, dict[str, str]]:
@@ -353,7 +346,7 @@ def _shards(path: str) -> tuple[str, dict[str, str]]:
         if not fsio.exists(index):
             return path, {"": fsio.join(path, WEIGHTS_FILE)}
         path = index
-    folder = _parent(path)
+    folder = fsio.dirname(path) or "."
     if not path.lower().endswith(".json"):
         return folder, {"": path}
     try:
