@@ -37,7 +37,7 @@ from projector_tools.sources.checkpoint_graph import (  # noqa: F401 - readable_
 from projector_tools.errors import InputError, SourceError
 from projector_tools.run.metadata import (
     Metadata,
-    subword_metadata,
+    subword_metadata_from_list,
     vocabulary_metadata,
 )
 
@@ -272,15 +272,15 @@ def load_vocab(path: str) -> Metadata:
         raise SourceError(f"vocab file {path!r} does not exist")
     raw = fsio.read_bytes(path)
     if raw.startswith(SUBWORD_HEADER.encode()):
-        import tensorflow_datasets as tfds
         from tensorflow_datasets.core.deprecated.text import text_encoder
 
         try:
             lines, _ = text_encoder.read_lines_from_file("SubwordTextEncoder", path)
         except Exception as exc:  # noqa: BLE001
             raise SourceError(f"{path!r} is not a SubwordTextEncoder vocab file ({exc})") from None
-        encoder = tfds.deprecated.text.SubwordTextEncoder(vocab_list=[ln[1:-1] for ln in lines])
-        return subword_metadata(encoder)
+        # each line is a quoted subword; the encoder keeps the non-empty ones
+        subwords = [s for s in (ln[1:-1] for ln in lines) if s]
+        return subword_metadata_from_list(subwords)
     text = raw.decode("utf-8", "surrogateescape")
     tokens = fsio.split_lines(text, strip_cr=True)
     if not tokens:
