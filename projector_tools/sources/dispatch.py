@@ -209,49 +209,10 @@ def _load_checkpoint(path: str, layers: Sequence[str] | None, vocab_size: int | 
     two_d = {v.key: shapes[v.key] for v in candidates}
     if not two_d:
         raise SourceError(f"checkpoint {prefix!r} holds no 2-D tensor to show")
-
-    def listing() -> str:
-        return ", ".join(f"{v.full_name or v.key} {two_d[v.key]}" for v in candidates)
-
     if layers:
-        chosen: list[CheckpointVariable] = []
-        for want in layers:
-            hits = [
-                v for v in candidates
-                if want in (v.key, v.layer, v.full_name, "/".join(v.parts), readable_name(v.key))
-                or want in re.split(r"[/.]", v.key)
-            ]
-            if len(hits) != 1:
-                raise InputError(
-                    f"--layer {want!r} matches {len(hits)} tensors in {prefix!r}; 2-D tensors: {listing()}"
-                )
-            chosen.append(hits[0])
-        reason = "named with --layer"
+        chosen, reason = _named_variables(candidates, two_d, layers, prefix), "named with --layer"
     else:
-        chosen = [v for v in candidates if v.is_embedding]
-        reason = "the 'embeddings' variable of a layer"
-        if not chosen:
-            chosen = [v for v in candidates if "embedding" in v.key.lower()]
-            reason = "named like embeddings"
-        if vocab_size is not None and len(chosen) > 1:
-            fits = [v for v in chosen if two_d[v.key][0] == vocab_size]
-            if fits:
-                chosen, reason = fits, reason + f", with {vocab_size} rows like --vocab"
-        if not chosen and vocab_size is not None:
-            chosen = [v for v in candidates if two_d[v.key][0] == vocab_size]
-            reason = f"with {vocab_size} rows, the vocabulary size"
-        if not chosen:
-            by_rows = sorted(candidates, key=lambda v: -two_d[v.key][0])
-            top = two_d[by_rows[0].key]
-            runner_up = two_d[by_rows[1].key][0] if len(by_rows) > 1 else -1
-            if top[0] > runner_up and top[0] > top[1]:
-                chosen = [by_rows[0]]
-                reason = "the 2-D model tensor with the most rows; choose another with --layer"
-        if not chosen:
-            raise InputError(
-                f"no tensor in {prefix!r} looks like an embedding; pick one with --layer. "
-                f"2-D tensors: {listing()}"
-            )
+        chosen, reason = _embedding_variables(candidates, two_d, vocab_size, prefix)
     names = tensor_names(chosen)
     if len(chosen) == 1 and chosen[0].layer is None and readable_name(chosen[0].key).startswith("variable_"):
         names[chosen[0].key] = "embedding"  # a Keras 3 variable whose layer nobody recorded
@@ -264,6 +225,60 @@ def _load_checkpoint(path: str, layers: Sequence[str] | None, vocab_size: int | 
         notes.append(f"picked {v.key}{recorded} {list(two_d[v.key])} ({reason}) as {name!r}")
     kind = "saved_model" if prefix != path and saved_model_checkpoint(path) else "checkpoint"
     return LoadedSource(kind=kind, tensors=tensors, notes=notes)
+
+
+def _listing(candidates: Sequence[CheckpointVariable], two_d: dict[str, Any]) -> str:
+    return ", ".join(f"{v.full_name or v.key} {two_d[v.key]}" for v in candidates)
+
+
+def _named_variables(candidates: Sequence[CheckpointVariable], two_d: dict[str, Any],
+                     layers: Sequence[str], prefix: str) -> list[CheckpointVariable]:
+    """The one candidate each ``--layer`` name matches (key, layer, variable name or a key part)."""
+    chosen: list[CheckpointVariable] = []
+    for want in layers:
+        hits = [
+            v for v in candidates
+            if want in (v.key, v.layer, v.full_name, "/".join(v.parts), readable_name(v.key))
+            or want in re.split(r"[/.]", v.key)
+        ]
+        if len(hits) != 1:
+            raise InputError(
+                f"--layer {want!r} matches {len(hits)} tensors in {prefix!r}; "
+                f"2-D tensors: {_listing(candidates, two_d)}"
+            )
+        chosen.append(hits[0])
+    return chosen
+
+
+def _embedding_variables(candidates: Sequence[CheckpointVariable], two_d: dict[str, Any],
+                         vocab_size: int | None, prefix: str) -> tuple[list[CheckpointVariable], str]:
+    """``(variables, why)``: the embeddings among ``candidates``, by variable name,
+    key, ``vocab_size`` rows, or as the one tensor with clearly the most rows."""
+    chosen = [v for v in candidates if v.is_embedding]
+    reason = "the 'embeddings' variable of a layer"
+    if not chosen:
+        chosen = [v for v in candidates if "embedding" in v.key.lower()]
+        reason = "named like embeddings"
+    if vocab_size is not None and len(chosen) > 1:
+        fits = [v for v in chosen if two_d[v.key][0] == vocab_size]
+        if fits:
+            chosen, reason = fits, reason + f", with {vocab_size} rows like --vocab"
+    if not chosen and vocab_size is not None:
+        chosen = [v for v in candidates if two_d[v.key][0] == vocab_size]
+        reason = f"with {vocab_size} rows, the vocabulary size"
+    if not chosen:
+        by_rows = sorted(candidates, key=lambda v: -two_d[v.key][0])
+        top = two_d[by_rows[0].key]
+        runner_up = two_d[by_rows[1].key][0] if len(by_rows) > 1 else -1
+        if top[0] > runner_up and top[0] > top[1]:
+            chosen = [by_rows[0]]
+            reason = "the 2-D model tensor with the most rows; choose another with --layer"
+    if not chosen:
+        raise InputError(
+            f"no tensor in {prefix!r} looks like an embedding; pick one with --layer. "
+            f"2-D tensors: {_listing(candidates, two_d)}"
+        )
+    return chosen, reason
 
 
 def load_vocab(path: str) -> Metadata:
