@@ -75,10 +75,10 @@ def csv_reader(path: str, note: Note = voice.note) -> Any:
 
 def read_npy(path: str) -> np.ndarray:
     """The array in ``.npy`` file ``path`` (memory-mapped when local; no pickles)."""
+    remote = fsio.is_remote(path)
     try:
-        if fsio.is_remote(path):
-            return np.load(io.BytesIO(fsio.read_bytes(path)), allow_pickle=False)
-        return np.load(path, mmap_mode="r", allow_pickle=False)
+        source = io.BytesIO(fsio.read_bytes(path)) if remote else path
+        return np.load(source, mmap_mode=None if remote else "r", allow_pickle=False)
     except Exception as exc:  # noqa: BLE001
         raise SourceError(f"{path!r} is not a readable .npy array ({exc})") from None
 
