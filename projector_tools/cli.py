@@ -111,7 +111,8 @@ def run_export(args: argparse.Namespace) -> int:
     """``projector-tools export``: read the source, then the library's :func:`export_embeddings`."""
     from projector_tools.errors import ShapeMismatchError
     from projector_tools.export.embeddings import export_embeddings
-    from projector_tools.sources.dispatch import load_source, load_vocab, note
+    from projector_tools.process.voice import note
+    from projector_tools.sources.dispatch import load_source, load_vocab
 
     vocab = load_vocab(args.vocab) if args.vocab else None
     src = load_source(args.source, args.layers, vocab_size=len(vocab) if vocab is not None else None,

@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from projector_tools.errors import InputError, MissingDependencyError
+from projector_tools.process import voice
 from projector_tools.run.metadata import Metadata
 
 __all__ = [
@@ -143,6 +144,17 @@ def pca(matrix: np.ndarray, dims: int = LAYOUT_DIMS) -> np.ndarray:
     The covariance is ``dims x dims`` of the columns, so a million rows cost
     one pass: ``pca(np.eye(4), 3).shape == (4, 3)``.
     """
+    return pca_explained(matrix, dims)[0]
+
+
+def pca_explained(matrix: np.ndarray, dims: int = LAYOUT_DIMS) -> tuple[np.ndarray, float]:
+    """:func:`pca` of ``matrix`` and the share of its variance those components
+    explain (0.0 for a matrix without variance).
+
+        >>> points, explained = pca_explained(np.array([[0.0, 0.0], [2.0, 0.1], [4.0, 0.0]]), 1)
+        >>> points.ravel().tolist(), round(explained, 3)
+        ([-2.0, 0.0, 2.0], 0.999)
+    """
     x = np.asarray(matrix, dtype=np.float64)
     x = x - x.mean(axis=0, keepdims=True)
     cov = x.T @ x
@@ -153,7 +165,9 @@ def pca(matrix: np.ndarray, dims: int = LAYOUT_DIMS) -> np.ndarray:
     vecs *= np.where(vecs[np.abs(vecs).argmax(axis=0), range(vecs.shape[1])] < 0, -1.0, 1.0)
     out = np.zeros((x.shape[0], dims), dtype=np.float32)
     out[:, : vecs.shape[1]] = x @ vecs
-    return out
+    variances = np.clip(vals, 0.0, None)
+    total = float(variances.sum())
+    return out, float(variances[order].sum() / total) if total > 0 else 0.0
 
 
 def _fit_umap(x: np.ndarray, seed: int) -> np.ndarray:
@@ -172,18 +186,27 @@ def _fit_umap(x: np.ndarray, seed: int) -> np.ndarray:
         return np.asarray(model.fit_transform(x), dtype=np.float32)
 
 
-def _fit_tsne(x: np.ndarray, seed: int) -> np.ndarray:
+def tsne(x: np.ndarray, seed: int = 0, *, perplexity: float = TSNE_PERPLEXITY,
+         n_iter: int | None = None) -> np.ndarray:
+    """openTSNE's 2-D t-SNE of the rows of ``x``, float32 (``n_iter``: the
+    iterations after the early-exaggeration phase; default openTSNE's)."""
     opentsne = require("openTSNE")
     n = x.shape[0]
+    options = {} if n_iter is None else {"n_iter": int(n_iter)}
     model = opentsne.TSNE(
         n_components=2,
-        perplexity=min(TSNE_PERPLEXITY, max(1.0, (n - 1) / 3.0)),
+        perplexity=min(perplexity, max(1.0, (n - 1) / 3.0)),
         random_state=seed,
         n_jobs=-1,
         verbose=False,
+        **options,
     )
-    out = np.zeros((n, LAYOUT_DIMS), dtype=np.float32)
-    out[:, :2] = np.asarray(model.fit(x), dtype=np.float32)
+    return np.asarray(model.fit(x), dtype=np.float32)
+
+
+def _fit_tsne(x: np.ndarray, seed: int) -> np.ndarray:
+    out = np.zeros((x.shape[0], LAYOUT_DIMS), dtype=np.float32)
+    out[:, :2] = tsne(x, seed)
     return out
 
 
@@ -344,7 +367,7 @@ def add_layouts(
     if not methods:
         return out_m, out_meta
     if note is None:
-        note = _stderr_note
+        note = voice.note
     chosen = list(names) if names is not None else [n for n in matrices if not is_layout_name(n)]
     for name in chosen:
         if name not in matrices:
@@ -361,9 +384,3 @@ def add_layouts(
             out_m[target] = points
             out_meta[target] = meta.with_column(CLUSTER_COLUMN, clusters)
     return out_m, out_meta
-
-
-def _stderr_note(message: str) -> None:
-    from projector_tools.sources.dispatch import note
-
-    note(message)

@@ -4,13 +4,18 @@
                          [--tensor NAME] [--color COLUMN]
 
 For reports and READMEs: the run's tensor (as the Projector would show it)
-is projected to 2-D with PCA (numpy SVD) or a small exact t-SNE (numpy,
-up to :data:`TSNE_MAX_POINTS` points), drawn with matplotlib's Agg backend,
+is projected to 2-D with PCA or t-SNE (up to :data:`TSNE_MAX_POINTS` points),
+both computed by :mod:`projector_tools.analysis.layouts`, drawn with matplotlib's Agg backend,
 and the ``N`` most frequent labels (or the tokens you name) are written on
 their points. ``--color COLUMN`` colours the points by a metadata column,
 as the Projector's "Color by" does: a numeric column (``positivity``,
 ``predicted``, ``count``) on a colour scale with a bar, any other
 (``label``, ``correct``, ``kind``) by category with a legend.
+
+t-SNE is openTSNE's, of the optional extra ``projector_tools[layout]``;
+without it ``--method tsne`` fails with the one line that says how to
+install it (:func:`projector_tools.analysis.layouts.require`). PCA needs
+only numpy.
 
     >>> import numpy as np
     >>> matrix = np.random.default_rng(0).normal(size=(50, 8))
@@ -28,6 +33,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from projector_tools import fsio
+from projector_tools.analysis.layouts import PCA_BEFORE, pca, pca_explained, tsne
 from projector_tools.errors import InputError
 
 TSNE_MAX_POINTS = 1000
@@ -35,88 +42,24 @@ _SPECIAL = re.compile(r"^(<pad>|\[UNK\]|<0x[0-9A-Fa-f]{2}>|\\empty|\d+)$")
 
 
 def pca_2d(matrix: np.ndarray) -> tuple[np.ndarray, float]:
-    """First two principal components of ``matrix`` and the variance they explain."""
+    """First two principal components of ``matrix`` and the variance they explain
+    (:func:`projector_tools.analysis.layouts.pca_explained`)."""
     m = np.asarray(matrix, dtype=np.float64)
-    m = m - m.mean(axis=0, keepdims=True)
-    if m.shape[1] == 1:
-        return np.hstack([m, np.zeros_like(m)]), 1.0
-    _u, s, vt = np.linalg.svd(m, full_matrices=False)
-    xy = m @ vt[:2].T
-    total = float((s ** 2).sum())
-    explained = float((s[:2] ** 2).sum() / total) if total > 0 else 0.0
-    return xy, explained
-
-
-def _binary_search_p(d2: np.ndarray, perplexity: float, tol: float = 1e-5) -> np.ndarray:
-    n = d2.shape[0]
-    target = np.log(perplexity)
-    p = np.zeros((n, n))
-    for i in range(n):
-        beta, lo, hi = 1.0, -np.inf, np.inf
-        di = np.delete(d2[i], i)
-        for _ in range(60):
-            pi = np.exp(-(di - di.min()) * beta)
-            s = pi.sum()
-            h = np.log(s) + beta * float((di - di.min()) @ pi) / s
-            if abs(h - target) < tol:
-                break
-            if h > target:
-                lo = beta
-                beta = beta * 2 if hi == np.inf else (beta + hi) / 2
-            else:
-                hi = beta
-                beta = beta / 2 if lo == -np.inf else (beta + lo) / 2
-        p[i, np.arange(n) != i] = pi / s
-    return p
+    xy, explained = pca_explained(m, 2)
+    return xy, 1.0 if m.shape[1] == 1 else explained
 
 
 def tsne_2d(matrix: np.ndarray, *, perplexity: float = 30.0, n_iter: int = 400,
             seed: int = 0) -> np.ndarray:
-    """Exact t-SNE (van der Maaten & Hinton) to 2-D; O(n^2), for a few thousand points."""
+    """t-SNE to 2-D by :func:`projector_tools.analysis.layouts.tsne` (openTSNE, the
+    ``layout`` extra), after PCA to :data:`~projector_tools.analysis.layouts.PCA_BEFORE`
+    dimensions for wider matrices; PCA for fewer than 4 rows."""
     x = np.asarray(matrix, dtype=np.float64)
-    n = x.shape[0]
-    if n < 4:
+    if x.shape[0] < 4:
         return pca_2d(x)[0]
-    x = x - x.mean(axis=0)
-    if x.shape[1] > 50:
-        _u, _s, vt = np.linalg.svd(x, full_matrices=False)
-        x = x @ vt[:50].T
-    perplexity = min(perplexity, max(2.0, (n - 1) / 3.0))
-    sq = (x ** 2).sum(axis=1)
-    d2 = np.maximum(sq[:, None] + sq[None, :] - 2 * x @ x.T, 0.0)
-    p = _binary_search_p(d2, perplexity)
-    p = ((p + p.T) / (2 * n)).astype(np.float32)
-    np.maximum(p, 1e-12, out=p)
-    rng = np.random.default_rng(seed)
-    y = rng.normal(scale=1e-4, size=(n, 2)).astype(np.float32)
-    update = np.zeros_like(y)
-    gains = np.ones_like(y)
-    lr = np.float32(max(n / 12.0, 50.0))
-    for it in range(n_iter):
-        exag = np.float32(12.0 if it < 100 else 1.0)
-        momentum = np.float32(0.5 if it < 100 else 0.8)
-        # 1 + squared distances, by broadcasting (BLAS is slow for n x 2 @ 2 x n)
-        d0 = y[:, 0:1] - y[:, 0]
-        num = d0 * d0
-        d1 = y[:, 1:2] - y[:, 1]
-        d1 *= d1
-        num += d1
-        num += 1
-        np.reciprocal(num, out=num)
-        np.fill_diagonal(num, 0.0)
-        q = num / num.sum()
-        np.maximum(q, 1e-12, out=q)
-        pq = exag * p
-        pq -= q
-        pq *= num
-        grad = 4.0 * np.stack([(pq * d0).sum(axis=1), (pq * (y[:, 1:2] - y[:, 1])).sum(axis=1)],
-                              axis=1)
-        same = np.sign(grad) == np.sign(update)
-        gains = np.where(same, gains * 0.8, gains + 0.2).clip(0.01).astype(np.float32)
-        update = momentum * update - lr * gains * grad
-        y = y + update
-        y = y - y.mean(axis=0)
-    return y
+    if x.shape[1] > PCA_BEFORE:
+        x = pca(x, PCA_BEFORE)
+    return tsne(np.ascontiguousarray(x), seed, perplexity=perplexity, n_iter=n_iter)
 
 
 def project(matrix: np.ndarray, method: str = "pca") -> tuple[np.ndarray, str]:
@@ -127,7 +70,7 @@ def project(matrix: np.ndarray, method: str = "pca") -> tuple[np.ndarray, str]:
     if method == "tsne":
         if matrix.shape[0] > TSNE_MAX_POINTS:
             raise InputError(
-                f"t-SNE here is exact and limited to {TSNE_MAX_POINTS} points, the tensor has "
+                f"t-SNE here is limited to {TSNE_MAX_POINTS} points, the tensor has "
                 f"{matrix.shape[0]}; pass --max-points {TSNE_MAX_POINTS} or use --method pca"
             )
         return tsne_2d(matrix), "t-SNE"
@@ -258,7 +201,7 @@ def render(xy: np.ndarray, labels: Sequence[str], rows: Sequence[int], path: str
     ax.set_xticks([])
     ax.set_yticks([])
     fig.tight_layout()
-    if path.endswith(".png") or "." not in path.rsplit("/", 1)[-1]:
+    if path.endswith(".png") or "." not in fsio.basename(path):
         fig.savefig(path, format="png")
     else:
         fig.savefig(path)
@@ -308,8 +251,8 @@ def run_cli(args: argparse.Namespace) -> int:
     rows = choose_labelled_rows(labels, args.labels, args.token)
     xy, caption = project(matrix, args.method)
     title = f"run {points.run} / {points.tensor}: {matrix.shape[0]} points x {matrix.shape[1]} dims, {caption}"
-    out_dir = os.path.dirname(os.path.abspath(args.output))
-    if not os.path.isdir(out_dir):
+    out_dir = fsio.dirname(fsio.absolute(args.output))
+    if not os.path.isdir(out_dir):  # matplotlib writes local files only
         raise LogdirError(f"cannot write {args.output!r}: directory {out_dir!r} does not exist")
     render(xy, labels, rows, args.output, title=title, color=color, color_name=args.color or "")
     print(f"wrote {args.output} ({matrix.shape[0]} points, {len(rows)} labels, {caption})")

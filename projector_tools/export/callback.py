@@ -232,7 +232,8 @@ class ProjectorCallback(keras.callbacks.Callback):
         """Fail at the start of training, not at the first export."""
         if not self.activations:
             return
-        from projector_tools.export.activations import ActivationSpec, activation_model
+        from projector_tools.export.activation_model import activation_model
+        from projector_tools.export.activations import ActivationSpec
 
         names = set(self._chosen)
         for spec in self.activations:

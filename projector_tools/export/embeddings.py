@@ -89,13 +89,19 @@ def export_embeddings(
     sprites = build_sprites(select_images(images, max_rows, rows),
                             {name: m.shape[0] for name, m in matrices.items()})
     if layouts:
-        from projector_tools.analysis.layouts import DEFAULT_MAX_ROWS, add_layouts
-
-        matrices, metas = add_layouts(
-            matrices, metas, layouts,
-            max_rows=DEFAULT_MAX_ROWS if layout_max_rows is None else layout_max_rows,
-        )
+        matrices, metas = _with_layouts(matrices, metas, layouts, layout_max_rows)
     return write_run(logdir, matrices, metas, step=step, sprites=sprites, lock_timeout=lock_timeout)
+
+
+def _with_layouts(matrices: dict[str, np.ndarray], metas: dict[str, Metadata], layouts: Sequence[str],
+                  layout_max_rows: int | None) -> tuple[dict[str, np.ndarray], dict[str, Metadata]]:
+    """``matrices``/``metas`` with the ``layouts`` of every tensor added (:mod:`projector_tools.analysis.layouts`)."""
+    from projector_tools.analysis.layouts import DEFAULT_MAX_ROWS, add_layouts
+
+    return add_layouts(
+        matrices, metas, layouts,
+        max_rows=DEFAULT_MAX_ROWS if layout_max_rows is None else layout_max_rows,
+    )
 
 
 def select_images(images: Any, max_rows: int | None, rows: Sequence[int] | None) -> Any:
@@ -141,7 +147,7 @@ def model_vocabulary_labels(model: Any, names: Sequence[str]) -> dict[str, Metad
     """Labels for ``names`` from the lookup layers of ``model`` that feed them
     (see :mod:`projector_tools.sources.lookup_labels`); prints its notes."""
     from projector_tools.sources.lookup_labels import model_lookup_metadata
-    from projector_tools.sources.dispatch import note
+    from projector_tools.process.voice import note
 
     metas, notes = model_lookup_metadata(model, names)
     for line in notes:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from typing import Any
 
 from projector_tools import fsio
 from projector_tools.errors import InputError, LogdirError
@@ -61,9 +62,8 @@ def add_layouts_to_run(
 ):
     """Write ``run_dir`` again with layouts of ``tensors`` (default: every non-layout tensor) added."""
     from projector_tools.export.embeddings import prepare
-    from projector_tools.run.files import child_runs, current_export
-    from projector_tools.run.switch import read_run_config
-    from projector_tools.run.writer import read_current_tensors, write_run
+    from projector_tools.run.files import current_export
+    from projector_tools.run.writer import write_run
     from projector_tools.analysis.layouts import DEFAULT_MAX_ROWS, add_layouts, check_methods, is_layout_name
     from projector_tools.run.lock import run_lock
 
@@ -71,23 +71,8 @@ def add_layouts_to_run(
     if not methods:
         raise InputError("name at least one --method (umap, tsne or pca)")
     run_dir = str(run_dir)
-    if not fsio.isdir(run_dir):
-        raise LogdirError(f"run {run_dir!r} does not exist; export one first with `projector-tools export`")
-    rel, _step = current_export(run_dir)
-    if rel is None:
-        kids = child_runs(run_dir)
-        hint = (f"it holds runs {', '.join(kids)}: name one, e.g. "
-                f"{fsio.join(run_dir, kids[0])!r}") if kids else (
-                "export one first with `projector-tools export SOURCE --logdir RUN --layout umap`")
-        raise LogdirError(f"{run_dir!r} holds no projector_tools export; {hint}")
-    config = read_run_config(run_dir)
-    # in the config's order (the checkpoint lists its tensors in no useful order):
-    # the Projector opens the first tensor, neighbors and plot default to it
-    order = [e.tensor_name for e in config.embeddings] if config else []
-    current = dict(sorted(read_current_tensors(run_dir).items(),
-                          key=lambda item: order.index(item[0]) if item[0] in order else len(order)))
-    paths = {e.tensor_name: e.metadata_path for e in (config.embeddings if config else [])
-             if e.metadata_path}
+    rel = _exported(run_dir)
+    current, paths = _current_tensors(run_dir)
     originals = {n: m for n, m in current.items() if not is_layout_name(n)}
     chosen = list(tensors) if tensors else list(originals)
     unknown = [n for n in chosen if n not in current]
@@ -119,6 +104,38 @@ def add_layouts_to_run(
                 "`projector-tools layout` again to lay out the new export"
             )
         return write_run(run_dir, matrices, checked)
+
+
+def _exported(run_dir: str) -> str:
+    """The current export of ``run_dir`` (its path in the run), or a :class:`LogdirError` saying what to do."""
+    from projector_tools.run.files import child_runs, current_export
+
+    if not fsio.isdir(run_dir):
+        raise LogdirError(f"run {run_dir!r} does not exist; export one first with `projector-tools export`")
+    rel, _step = current_export(run_dir)
+    if rel is None:
+        kids = child_runs(run_dir)
+        hint = (f"it holds runs {', '.join(kids)}: name one, e.g. "
+                f"{fsio.join(run_dir, kids[0])!r}") if kids else (
+                "export one first with `projector-tools export SOURCE --logdir RUN --layout umap`")
+        raise LogdirError(f"{run_dir!r} holds no projector_tools export; {hint}")
+    return rel
+
+
+def _current_tensors(run_dir: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """``({tensor: matrix}, {tensor: metadata file})`` of the run's current export,
+    tensors in the config's order (the checkpoint lists them in no useful order):
+    the Projector opens the first tensor, neighbors and plot default to it."""
+    from projector_tools.run.switch import read_run_config
+    from projector_tools.run.writer import read_current_tensors
+
+    config = read_run_config(run_dir)
+    order = [e.tensor_name for e in config.embeddings] if config else []
+    current = dict(sorted(read_current_tensors(run_dir).items(),
+                          key=lambda item: order.index(item[0]) if item[0] in order else len(order)))
+    paths = {e.tensor_name: e.metadata_path for e in (config.embeddings if config else [])
+             if e.metadata_path}
+    return current, paths
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:

@@ -16,16 +16,15 @@ file and what would work instead.
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
-
-import numpy as np
 
 from projector_tools import fsio
 
 from projector_tools.sources import word_vectors
+from projector_tools.sources.base import LoadedSource
+from projector_tools.sources.inputs import read_npy
 from projector_tools.run.checkpoint import checkpoint_shapes, latest_checkpoint, read_tensor
 from projector_tools.sources.checkpoint_graph import (  # noqa: F401 - readable_name is imported from here
     CheckpointVariable,
@@ -38,22 +37,11 @@ from projector_tools.sources.checkpoint_graph import (  # noqa: F401 - readable_
 from projector_tools.errors import InputError, SourceError
 from projector_tools.run.metadata import (
     Metadata,
-    subword_metadata,
+    subword_metadata_from_list,
     vocabulary_metadata,
 )
 
 SUBWORD_HEADER = "### SubwordTextEncoder"
-
-
-@dataclass
-class LoadedSource:
-    """Tensors read from a source, with labels when the source carries them."""
-
-    kind: str
-    tensors: dict[str, Any]
-    metadata: dict[str, Metadata] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    model: Any = None
 
 
 @dataclass(frozen=True)
@@ -168,28 +156,8 @@ def _load_weights_h5(path: str, layers: Sequence[str] | None) -> LoadedSource:
     return LoadedSource(kind="weights.h5", tensors=found, notes=[f"layers: {', '.join(found)}"])
 
 
-def _local_copy(path: str) -> str:
-    if not fsio.is_remote(path):
-        return path
-    import tempfile
-
-    tmp = tempfile.NamedTemporaryFile(suffix=".h5", delete=False)
-    tmp.write(fsio.read_bytes(path))
-    tmp.close()
-    return tmp.name
-
-
 def _load_npy(path: str) -> LoadedSource:
-    try:
-        if fsio.is_remote(path):
-            import io
-
-            arr = np.load(io.BytesIO(fsio.read_bytes(path)), allow_pickle=False)
-        else:
-            arr = np.load(path, mmap_mode="r", allow_pickle=False)
-    except Exception as exc:  # noqa: BLE001
-        raise SourceError(f"{path!r} is not a readable .npy array ({exc})") from None
-    return LoadedSource(kind="npy", tensors={"embedding": arr})
+    return LoadedSource(kind="npy", tensors={"embedding": read_npy(path)})
 
 
 def _load_word_vectors(path: str, max_rows: int | None) -> LoadedSource:
@@ -241,49 +209,10 @@ def _load_checkpoint(path: str, layers: Sequence[str] | None, vocab_size: int | 
     two_d = {v.key: shapes[v.key] for v in candidates}
     if not two_d:
         raise SourceError(f"checkpoint {prefix!r} holds no 2-D tensor to show")
-
-    def listing() -> str:
-        return ", ".join(f"{v.full_name or v.key} {two_d[v.key]}" for v in candidates)
-
     if layers:
-        chosen: list[CheckpointVariable] = []
-        for want in layers:
-            hits = [
-                v for v in candidates
-                if want in (v.key, v.layer, v.full_name, "/".join(v.parts), readable_name(v.key))
-                or want in re.split(r"[/.]", v.key)
-            ]
-            if len(hits) != 1:
-                raise InputError(
-                    f"--layer {want!r} matches {len(hits)} tensors in {prefix!r}; 2-D tensors: {listing()}"
-                )
-            chosen.append(hits[0])
-        reason = "named with --layer"
+        chosen, reason = _named_variables(candidates, two_d, layers, prefix), "named with --layer"
     else:
-        chosen = [v for v in candidates if v.is_embedding]
-        reason = "the 'embeddings' variable of a layer"
-        if not chosen:
-            chosen = [v for v in candidates if "embedding" in v.key.lower()]
-            reason = "named like embeddings"
-        if vocab_size is not None and len(chosen) > 1:
-            fits = [v for v in chosen if two_d[v.key][0] == vocab_size]
-            if fits:
-                chosen, reason = fits, reason + f", with {vocab_size} rows like --vocab"
-        if not chosen and vocab_size is not None:
-            chosen = [v for v in candidates if two_d[v.key][0] == vocab_size]
-            reason = f"with {vocab_size} rows, the vocabulary size"
-        if not chosen:
-            by_rows = sorted(candidates, key=lambda v: -two_d[v.key][0])
-            top = two_d[by_rows[0].key]
-            runner_up = two_d[by_rows[1].key][0] if len(by_rows) > 1 else -1
-            if top[0] > runner_up and top[0] > top[1]:
-                chosen = [by_rows[0]]
-                reason = "the 2-D model tensor with the most rows; choose another with --layer"
-        if not chosen:
-            raise InputError(
-                f"no tensor in {prefix!r} looks like an embedding; pick one with --layer. "
-                f"2-D tensors: {listing()}"
-            )
+        chosen, reason = _embedding_variables(candidates, two_d, vocab_size, prefix)
     names = tensor_names(chosen)
     if len(chosen) == 1 and chosen[0].layer is None and readable_name(chosen[0].key).startswith("variable_"):
         names[chosen[0].key] = "embedding"  # a Keras 3 variable whose layer nobody recorded
@@ -298,30 +227,77 @@ def _load_checkpoint(path: str, layers: Sequence[str] | None, vocab_size: int | 
     return LoadedSource(kind=kind, tensors=tensors, notes=notes)
 
 
+def _listing(candidates: Sequence[CheckpointVariable], two_d: dict[str, Any]) -> str:
+    return ", ".join(f"{v.full_name or v.key} {two_d[v.key]}" for v in candidates)
+
+
+def _named_variables(candidates: Sequence[CheckpointVariable], two_d: dict[str, Any],
+                     layers: Sequence[str], prefix: str) -> list[CheckpointVariable]:
+    """The one candidate each ``--layer`` name matches (key, layer, variable name or a key part)."""
+    chosen: list[CheckpointVariable] = []
+    for want in layers:
+        hits = [
+            v for v in candidates
+            if want in (v.key, v.layer, v.full_name, "/".join(v.parts), readable_name(v.key))
+            or want in re.split(r"[/.]", v.key)
+        ]
+        if len(hits) != 1:
+            raise InputError(
+                f"--layer {want!r} matches {len(hits)} tensors in {prefix!r}; "
+                f"2-D tensors: {_listing(candidates, two_d)}"
+            )
+        chosen.append(hits[0])
+    return chosen
+
+
+def _embedding_variables(candidates: Sequence[CheckpointVariable], two_d: dict[str, Any],
+                         vocab_size: int | None, prefix: str) -> tuple[list[CheckpointVariable], str]:
+    """``(variables, why)``: the embeddings among ``candidates``, by variable name,
+    key, ``vocab_size`` rows, or as the one tensor with clearly the most rows."""
+    chosen = [v for v in candidates if v.is_embedding]
+    reason = "the 'embeddings' variable of a layer"
+    if not chosen:
+        chosen = [v for v in candidates if "embedding" in v.key.lower()]
+        reason = "named like embeddings"
+    if vocab_size is not None and len(chosen) > 1:
+        fits = [v for v in chosen if two_d[v.key][0] == vocab_size]
+        if fits:
+            chosen, reason = fits, reason + f", with {vocab_size} rows like --vocab"
+    if not chosen and vocab_size is not None:
+        chosen = [v for v in candidates if two_d[v.key][0] == vocab_size]
+        reason = f"with {vocab_size} rows, the vocabulary size"
+    if not chosen:
+        by_rows = sorted(candidates, key=lambda v: -two_d[v.key][0])
+        top = two_d[by_rows[0].key]
+        runner_up = two_d[by_rows[1].key][0] if len(by_rows) > 1 else -1
+        if top[0] > runner_up and top[0] > top[1]:
+            chosen = [by_rows[0]]
+            reason = "the 2-D model tensor with the most rows; choose another with --layer"
+    if not chosen:
+        raise InputError(
+            f"no tensor in {prefix!r} looks like an embedding; pick one with --layer. "
+            f"2-D tensors: {_listing(candidates, two_d)}"
+        )
+    return chosen, reason
+
+
 def load_vocab(path: str) -> Metadata:
     """Labels from a ``SubwordTextEncoder`` vocab file or a token-per-line list."""
     if not fsio.exists(path):
         raise SourceError(f"vocab file {path!r} does not exist")
     raw = fsio.read_bytes(path)
     if raw.startswith(SUBWORD_HEADER.encode()):
-        import tensorflow_datasets as tfds
         from tensorflow_datasets.core.deprecated.text import text_encoder
 
         try:
             lines, _ = text_encoder.read_lines_from_file("SubwordTextEncoder", path)
         except Exception as exc:  # noqa: BLE001
             raise SourceError(f"{path!r} is not a SubwordTextEncoder vocab file ({exc})") from None
-        encoder = tfds.deprecated.text.SubwordTextEncoder(vocab_list=[ln[1:-1] for ln in lines])
-        return subword_metadata(encoder)
+        # each line is a quoted subword; the encoder keeps the non-empty ones
+        subwords = [s for s in (ln[1:-1] for ln in lines) if s]
+        return subword_metadata_from_list(subwords)
     text = raw.decode("utf-8", "surrogateescape")
-    tokens = text.split("\n")
-    if tokens and tokens[-1] == "":
-        tokens.pop()
-    tokens = [t[:-1] if t.endswith("\r") else t for t in tokens]
+    tokens = fsio.split_lines(text, strip_cr=True)
     if not tokens:
         raise SourceError(f"vocab file {path!r} is empty")
     return vocabulary_metadata(tokens)
-
-
-def note(message: str) -> None:
-    print(f"projector-tools: {message}", file=sys.stderr)

@@ -33,11 +33,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -45,6 +43,14 @@ import numpy as np
 from projector_tools import fsio
 from projector_tools.errors import InputError, SourceError
 from projector_tools.run.metadata import Metadata
+from projector_tools.sources.base import LoadedSource
+from projector_tools.sources.huggingface_labels import (
+    HF_EXTRA_HINT,
+    UNUSED_LABEL,
+    TokenizerVocab,
+    read_tokenizer,
+    tensor_label_metadata,
+)
 
 __all__ = [
     "HF_EXTRA_HINT",
@@ -61,10 +67,6 @@ __all__ = [
 
 WEIGHTS_FILE = "model.safetensors"
 INDEX_FILE = "model.safetensors.index.json"
-TOKENIZER_JSON = "tokenizer.json"
-VOCAB_TXT = "vocab.txt"
-ADDED_TOKENS_JSON = "added_tokens.json"
-HF_EXTRA_HINT = "pip install 'projector_tools[hf]'"
 
 # Key suffixes of input token embeddings, most specific first. ``shared``
 # (T5, BART, Pegasus, Marian) is the one matrix that encoder and decoder
@@ -79,11 +81,6 @@ TOKEN_EMBEDDING_SUFFIXES = (
     "token_embedding.weight",     # CLIP text model
     "word_emb.weight",
 )
-
-# A row beyond the tokenizer's ids (models pad the vocabulary to a multiple
-# of 64 or 128) or an id that no token has.
-UNUSED_LABEL = "<unused:{id}>"
-
 
 def is_huggingface_source(path: str) -> bool:
     """True for a ``.safetensors`` file, a ``model.safetensors.index.json``,
@@ -191,120 +188,6 @@ def select_keys(shapes: Mapping[str, Sequence[int]], wanted: Sequence[str]) -> l
     return chosen
 
 
-@dataclass(frozen=True)
-class TokenizerVocab:
-    """The tokens of a tokenizer in id order (``None`` where an id has no
-    token), an optional readable form of each, and where they came from."""
-
-    tokens: tuple[str | None, ...]
-    texts: tuple[str | None, ...] | None
-    origin: str
-
-
-def tensor_label_metadata(vocab: TokenizerVocab, rows: int) -> tuple[Metadata | None, list[str]]:
-    """Labels for a matrix of ``rows`` rows: the token of each id, with
-    :data:`UNUSED_LABEL` for ids that have no token and for rows beyond the
-    tokenizer (padding). ``None`` when the matrix has fewer rows than the
-    tokenizer has ids: then rows are not token ids.
-
-        >>> meta, notes = tensor_label_metadata(TokenizerVocab(("a", None, "c"), None, "v"), 4)
-        >>> meta.column("label")
-        ['a', '<unused:1>', 'c', '<unused:3>']
-    """
-    n = len(vocab.tokens)
-    if rows < n:
-        return None, [f"it has {rows} rows but {vocab.origin} has {n} token ids, "
-                      "so its rows are not token ids"]
-    notes = []
-    gaps = [i for i, t in enumerate(vocab.tokens) if t is None]
-    if gaps:
-        notes.append(f"{len(gaps)} ids have no token in {vocab.origin} "
-                     f"(first {gaps[:5]}): labelled {UNUSED_LABEL.format(id='ID')}")
-    if rows > n:
-        notes.append(f"rows {n}..{rows - 1} lie beyond the {n} ids of {vocab.origin} "
-                     f"(vocabulary padding): labelled {UNUSED_LABEL.format(id='ID')}")
-    labels = [t if t is not None else UNUSED_LABEL.format(id=i) for i, t in enumerate(vocab.tokens)]
-    labels += [UNUSED_LABEL.format(id=i) for i in range(n, rows)]
-    if vocab.texts is None:
-        return Metadata.from_labels(labels), notes
-    texts = [t if t is not None else labels[i] for i, t in enumerate(vocab.texts)]
-    texts += labels[n:]
-    return Metadata({"token": labels, "text": texts}), notes
-
-
-# --------------------------------------------------------------------------
-# Tokenizers (file reading at the edge)
-
-
-def read_vocab_txt(path: str) -> list[str | None]:
-    """``vocab.txt``: one token per line, the line number is the id, as
-    ``transformers``' ``load_vocab`` reads it (only the ``\\n`` is removed)."""
-    text = fsio.read_bytes(path).decode("utf-8", "surrogateescape")
-    tokens: list[str | None] = list(text.split("\n"))
-    if tokens and tokens[-1] == "":
-        tokens.pop()
-    added_path = fsio.join(_parent(path), ADDED_TOKENS_JSON)
-    if fsio.exists(added_path):  # what slow tokenizers' save_pretrained adds
-        try:
-            added = {str(k): int(v) for k, v in json.loads(fsio.read_text(added_path)).items()}
-        except (ValueError, TypeError, AttributeError, UnicodeDecodeError) as exc:
-            raise SourceError(f"{added_path!r} is not a JSON object of token -> id ({exc})") from exc
-        for token, idx in sorted(added.items(), key=lambda kv: kv[1]):
-            tokens.extend([None] * (idx + 1 - len(tokens)))
-            tokens[idx] = token
-    return tokens
-
-
-def read_tokenizer_json(path: str) -> TokenizerVocab:
-    """Tokens of a ``tokenizer.json`` via the ``tokenizers`` library: every id
-    up to the largest (added tokens included) through ``id_to_token``, and,
-    when decoding an id alone changes its text (byte-level BPE ``Ġthe`` ->
-    `` the``, SentencePiece ``▁the``), that readable text as well."""
-    try:
-        from tokenizers import Tokenizer
-    except ImportError as exc:
-        raise SourceError(
-            f"reading {TOKENIZER_JSON} needs the 'tokenizers' package: {HF_EXTRA_HINT}"
-        ) from exc
-    try:
-        tok = Tokenizer.from_str(fsio.read_text(path))
-    except Exception as exc:  # noqa: BLE001 - tokenizers raises plain Exception on bad files
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise SourceError(f"{path!r} is not a tokenizer.json the 'tokenizers' library reads ({first})") from exc
-    ids = tok.get_vocab(with_added_tokens=True).values()
-    n = max(ids) + 1 if ids else 0
-    tokens = tuple(tok.id_to_token(i) for i in range(n))
-    texts: tuple[str | None, ...] | None = None
-    if tok.decoder is not None:
-        present = [i for i in range(n) if tokens[i] is not None]
-        decoded = tok.decode_batch([[i] for i in present], skip_special_tokens=False)
-        if any(d != tokens[i] for i, d in zip(present, decoded)):
-            by_id: list[str | None] = [None] * n
-            for i, d in zip(present, decoded):
-                by_id[i] = d
-            texts = tuple(by_id)
-    return TokenizerVocab(tokens, texts, TOKENIZER_JSON)
-
-
-def read_tokenizer(folder: str) -> tuple[TokenizerVocab | None, list[str]]:
-    """The tokenizer beside the weights: ``tokenizer.json`` (with the
-    ``tokenizers`` library), else ``vocab.txt``; ``None`` when neither."""
-    tj, vt = fsio.join(folder, TOKENIZER_JSON), fsio.join(folder, VOCAB_TXT)
-    has_tj, has_vt = fsio.exists(tj), fsio.exists(vt)
-    if has_tj:
-        try:
-            return read_tokenizer_json(tj), []
-        except SourceError as exc:
-            if not (has_vt and isinstance(exc.__cause__, ImportError)):
-                raise
-            return TokenizerVocab(tuple(read_vocab_txt(vt)), None, VOCAB_TXT), [
-                f"labels from {VOCAB_TXT}, not {TOKENIZER_JSON}: {exc}"
-            ]
-    if has_vt:
-        return TokenizerVocab(tuple(read_vocab_txt(vt)), None, VOCAB_TXT), []
-    return None, [f"no {TOKENIZER_JSON} or {VOCAB_TXT} beside the weights in {folder!r}; rows are labelled by id"]
-
-
 # --------------------------------------------------------------------------
 # Weights (safetensors, read one tensor at a time)
 
@@ -332,18 +215,12 @@ def _local(path: str) -> Iterator[str]:
         yield path
         return
     tmp = tempfile.mkdtemp(prefix="pt-hf-")
-    local = os.path.join(tmp, os.path.basename(path))
+    local = fsio.join(tmp, fsio.basename(path))
     try:
         fsio.gfile().copy(path, local, overwrite=True)
         yield local
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _parent(path: str) -> str:
-    if fsio.is_remote(path):
-        return path.rstrip("/").rsplit("/", 1)[0]
-    return os.path.dirname(path) or "."
 
 
 def _shards(path: str) -> tuple[str, dict[str, str]]:
@@ -354,7 +231,7 @@ def _shards(path: str) -> tuple[str, dict[str, str]]:
         if not fsio.exists(index):
             return path, {"": fsio.join(path, WEIGHTS_FILE)}
         path = index
-    folder = _parent(path)
+    folder = fsio.dirname(path) or "."
     if not path.lower().endswith(".json"):
         return folder, {"": path}
     try:
@@ -405,11 +282,10 @@ def _read_tensor(file: str, key: str) -> np.ndarray:
 # The loader
 
 
-def load_huggingface(path: str, layers: Sequence[str] | None = None, vocab_size: int | None = None):
+def load_huggingface(path: str, layers: Sequence[str] | None = None,
+                     vocab_size: int | None = None) -> LoadedSource:
     """The token embedding (or the ``layers`` keys) of a Hugging Face model
     at ``path``, labelled by its tokenizer, as a ``LoadedSource``."""
-    from projector_tools.sources.dispatch import LoadedSource
-
     folder, key_files = _shards(path)
     files = sorted(set(key_files.values()))
     shapes_files = _read_shapes(files)

@@ -3,8 +3,9 @@
 A text column and a label column (``positive``/``negative``, ``pos``/``neg``,
 ``1``/``0``, ``true``/``false``; see :func:`parse_label`), found by their
 header or named. A ``split`` column with ``train``/``test`` values is
-honoured; otherwise a seeded 80/20 split. :func:`pick_column` is also how
-``export-activations`` finds the text column of its inputs file.
+honoured; otherwise a seeded 80/20 split. The file is read, and its columns
+found, by :mod:`projector_tools.sources.inputs` (:func:`pick_column`), as
+``export-activations`` reads its inputs file.
 
     >>> import os, tempfile
     >>> path = os.path.join(tempfile.mkdtemp(), "reviews.csv")
@@ -21,12 +22,14 @@ honoured; otherwise a seeded 80/20 split. :func:`pick_column` is also how
 from __future__ import annotations
 
 import csv
-import io
 import os
 import random
 from collections.abc import Sequence
+from typing import Any
 
+from projector_tools import fsio
 from projector_tools.errors import InputError, SourceError
+from projector_tools.sources.inputs import TEXT_COLUMNS, csv_reader, pick_column
 from projector_tools.training.text_data import Progress, TextData, clean_review, stderr_progress
 
 __all__ = ["LABEL_COLUMNS", "TEXT_COLUMNS", "load_csv", "parse_label", "pick_column"]
@@ -54,37 +57,8 @@ def parse_label(value: object) -> int:
     raise ValueError(f"label {value!r} is neither positive (positive/pos/1/true) nor negative (negative/neg/0/false)")
 
 
-TEXT_COLUMNS = ("text", "review", "reviews", "sentence", "content", "comment", "body", "document")
 LABEL_COLUMNS = ("label", "sentiment", "polarity", "class", "target", "labels")
-
-
-def pick_column(header: Sequence[str], wanted: str | None, candidates: Sequence[str], what: str, flag: str, path: str) -> int:
-    norm = [h.strip().lower() for h in header]
-    if wanted is not None:
-        if wanted in header:
-            return list(header).index(wanted)
-        if wanted.strip().lower() in norm:
-            return norm.index(wanted.strip().lower())
-        if wanted.isdigit() and int(wanted) < len(header):
-            return int(wanted)
-        raise SourceError(f"{path!r} has no {what} column {wanted!r}; its columns are {list(header)}")
-    for cand in candidates:
-        if cand in norm:
-            return norm.index(cand)
-    raise SourceError(
-        f"cannot tell which column of {path!r} holds the {what} (columns: {list(header)}); "
-        f"name it with {flag}"
-    )
-
-
-def _read_text_file(path: str, progress: Progress) -> str:
-    with open(path, "rb") as f:
-        raw = f.read()
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        progress(f"note: {path} is not valid UTF-8 ({exc.reason} at byte {exc.start}); reading it as Windows-1252")
-        return raw.decode("cp1252", "replace")
+VALIDATION_SPLITS = ("test", "validation", "valid", "val", "dev")
 
 
 def load_csv(
@@ -105,29 +79,54 @@ def load_csv(
     ``test``/``validation`` values is honoured, otherwise a seeded
     ``validation_fraction`` of the rows is held out. Rows whose text is
     empty are skipped (and counted); an unreadable label is an error that
-    names the line.
+    names the line. The file is decoded as :mod:`projector_tools.sources.inputs`
+    decodes every input (UTF-8, else Windows-1252 with a note).
     """
     path = os.path.expanduser(str(path))
-    if not os.path.isfile(path):
+    if not fsio.exists(path) or fsio.isdir(path):
         raise SourceError(f"CSV file {path!r} does not exist")
     if not 0.0 < validation_fraction < 1.0:
         raise InputError(f"validation_fraction must be between 0 and 1, got {validation_fraction}")
-    text = _read_text_file(path, progress)
-    delimiter = "\t" if path.lower().endswith((".tsv", ".tab")) else ","
-    csv.field_size_limit(2**31 - 1)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    reader = csv_reader(path, note=lambda message: progress(f"note: {message}"))
     try:
         header = next(reader)
     except StopIteration:
         raise SourceError(f"CSV file {path!r} is empty") from None
     except csv.Error as exc:
         raise SourceError(f"{path!r} is not a readable CSV file ({exc})") from None
+    ti, li, si = _columns(header, text_column, label_column, path)
+    rows, skipped = _read_rows(reader, header, ti, li, si, path)
+    if skipped:
+        progress(f"note: skipped {skipped} rows of {path} with an empty text")
+    train, test = _split(rows, si, validation_fraction, seed)
+    data = TextData(
+        "csv",
+        [r[0] for r in train],
+        [r[1] for r in train],
+        [r[0] for r in test],
+        [r[1] for r in test],
+        source=path,
+    )
+    if len(set(data.train_labels)) < 2:
+        raise SourceError(f"{path!r}: the training rows hold only one label; a classifier needs both")
+    return data
+
+
+def _columns(header: Sequence[str], text_column: str | None, label_column: str | None,
+             path: str) -> tuple[int, int, int | None]:
+    """Indexes of the text, label and (when there is one) split columns."""
     ti = pick_column(header, text_column, TEXT_COLUMNS, "review text", "--text-column", path)
     li = pick_column(header, label_column, LABEL_COLUMNS, "label", "--label-column", path)
     if ti == li:
         raise SourceError(f"text and label columns of {path!r} are the same column {header[ti]!r}")
     norm = [h.strip().lower() for h in header]
     si = norm.index("split") if "split" in norm and norm.index("split") not in (ti, li) else None
+    return ti, li, si
+
+
+def _read_rows(reader: Any, header: Sequence[str], ti: int, li: int, si: int | None,
+               path: str) -> tuple[list[tuple[str, int, str | None]], int]:
+    """``([(review, label, split)], rows skipped for an empty text)`` from the rest of ``reader``."""
     rows: list[tuple[str, int, str | None]] = []
     skipped = 0
     try:
@@ -152,26 +151,20 @@ def load_csv(
             rows.append((review, label, split))
     except csv.Error as exc:
         raise SourceError(f"{path!r} line {reader.line_num}: not readable as CSV ({exc})") from None
-    if skipped:
-        progress(f"note: skipped {skipped} rows of {path} with an empty text")
+    return rows, skipped
+
+
+def _split(rows: list[tuple[str, int, str | None]], si: int | None, validation_fraction: float,
+           seed: int) -> tuple[list[tuple[str, int, str | None]], list[tuple[str, int, str | None]]]:
+    """``(train, test)``: by the split column when every row has one, else a seeded random cut."""
     if si is not None and all(r[2] for r in rows):
         train = [r for r in rows if r[2] == "train"]
-        test = [r for r in rows if r[2] in ("test", "validation", "valid", "val", "dev")]
-    else:
-        order = list(range(len(rows)))
-        random.Random(seed).shuffle(order)
-        n_val = max(1, round(len(rows) * validation_fraction)) if len(rows) > 1 else 0
-        val_ids = set(order[:n_val])
-        train = [r for i, r in enumerate(rows) if i not in val_ids]
-        test = [r for i, r in enumerate(rows) if i in val_ids]
-    data = TextData(
-        "csv",
-        [r[0] for r in train],
-        [r[1] for r in train],
-        [r[0] for r in test],
-        [r[1] for r in test],
-        source=path,
-    )
-    if len(set(data.train_labels)) < 2:
-        raise SourceError(f"{path!r}: the training rows hold only one label; a classifier needs both")
-    return data
+        test = [r for r in rows if r[2] in VALIDATION_SPLITS]
+        return train, test
+    order = list(range(len(rows)))
+    random.Random(seed).shuffle(order)
+    n_val = max(1, round(len(rows) * validation_fraction)) if len(rows) > 1 else 0
+    val_ids = set(order[:n_val])
+    train = [r for i, r in enumerate(rows) if i not in val_ids]
+    test = [r for i, r in enumerate(rows) if i in val_ids]
+    return train, test
