@@ -45,7 +45,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -53,6 +52,7 @@ from typing import Any
 from projector_tools import fsio
 from projector_tools.errors import LogdirError
 from projector_tools.process.interrupts import hints_changed, resume_hint
+from projector_tools.process.voice import say
 from projector_tools.training.options import TrainOptions, add_arguments, given_from_args, merge_options
 from projector_tools.training.pipeline import POOL_LAYER, build_model, make_dataset
 
@@ -92,10 +92,6 @@ class TrainResult:
 
     def tensorboard_command(self) -> str:
         return f"tensorboard --logdir {self.logdir}"
-
-
-def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 # --------------------------------------------------------------------------
@@ -175,7 +171,7 @@ def _start(logdir: str, given: dict[str, Any], resume: bool) -> tuple[TrainOptio
                 f"--resume: {logdir!r} has no {RUN_FILE}, so it is not a run of `projector-tools train`; "
                 "train into a new --logdir"
             )
-        _say(f"--resume: nothing to resume in {logdir}; starting a new run")
+        say(f"--resume: nothing to resume in {logdir}; starting a new run")
     return opts, resuming
 
 
@@ -185,8 +181,8 @@ def _load_data(opts: TrainOptions):
 
     data = load_dataset(opts.dataset, data_dir=opts.data_dir, data_csv=opts.data_csv,
                         text_column=opts.text_column, label_column=opts.label_column,
-                        seed=opts.seed, progress=_say)
-    _say(data.summary())
+                        seed=opts.seed, progress=say)
+    say(data.summary())
     return data
 
 
@@ -198,9 +194,9 @@ def _vocabulary(logdir: str, data, opts: TrainOptions, resuming: bool):
     path = prefix + ".subwords"
     if resuming and os.path.isfile(path):
         encoder = load_encoder(prefix)
-        _say(f"vocabulary: {encoder.vocab_size} ids from {path}")
+        say(f"vocabulary: {encoder.vocab_size} ids from {path}")
         return encoder, path
-    return build_encoder(data.train_texts, opts.target_vocab_size, progress=_say), path
+    return build_encoder(data.train_texts, opts.target_vocab_size, progress=say), path
 
 
 def _record_run(logdir: str, opts: TrainOptions, encoder, encoder_path: str, resuming: bool) -> dict[str, Any]:
@@ -232,12 +228,12 @@ def _encode(encoder, data):
     from projector_tools.training.token_stats import with_token_statistics
 
     t0 = time.monotonic()
-    train_ids = encode_texts(encoder, data.train_texts, progress=_say)
-    test_ids = encode_texts(encoder, data.test_texts, progress=_say)
-    _say(f"encoded {len(train_ids) + len(test_ids)} reviews in {time.monotonic() - t0:.1f} s")
+    train_ids = encode_texts(encoder, data.train_texts, progress=say)
+    test_ids = encode_texts(encoder, data.test_texts, progress=say)
+    say(f"encoded {len(train_ids) + len(test_ids)} reviews in {time.monotonic() - t0:.1f} s")
     t0 = time.monotonic()
     token_meta = with_token_statistics(subword_metadata(encoder), train_ids, data.train_labels)
-    _say(f"token statistics (count, positivity) from {len(train_ids)} train reviews "
+    say(f"token statistics (count, positivity) from {len(train_ids)} train reviews "
          f"in {time.monotonic() - t0:.1f} s")
     return train_ids, test_ids, token_meta
 
@@ -273,11 +269,11 @@ def _model_session(ckpt_dir: str, vocab_size: int, opts: TrainOptions, max_to_ke
         initial_epoch = int(epoch_var.numpy())
         progress["saved"] = initial_epoch
         hints_changed()
-        _say(f"resuming from {manager.latest_checkpoint}: {initial_epoch} epochs done")
+        say(f"resuming from {manager.latest_checkpoint}: {initial_epoch} epochs done")
     elif resuming:
-        _say("no checkpoint saved yet; training from epoch 0")
+        say("no checkpoint saved yet; training from epoch 0")
     if initial_epoch >= opts.epochs:
-        _say(f"{initial_epoch} epochs already done (--epochs {opts.epochs}); pass a larger --epochs to train more")
+        say(f"{initial_epoch} epochs already done (--epochs {opts.epochs}); pass a larger --epochs to train more")
     return _Session(model, epoch_var, manager, initial_epoch)
 
 
