@@ -194,9 +194,7 @@ def check_metadata_rows(
     run = view.name
     rows = ev.rows
     text = raw.decode("utf-8", "replace")
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
+    lines = fsio.split_lines(text)
     skipped = sum(1 for ln in lines if is_skipped_line(ln))
     one_column_data = parsed.header is not None and all(len(r) == 1 for r in parsed.rows)
     if parsed.header is not None and one_column_data and parsed.rows:
