@@ -59,6 +59,37 @@ def normpath(path: str) -> str:
     return os.path.normpath(path)
 
 
+def is_absolute(path: str) -> bool:
+    """True for a ``scheme://`` URL or an absolute local path (``~`` expanded).
+
+    >>> is_absolute("gs://bucket/logdir"), is_absolute("/data/runs"), is_absolute("~/runs"), is_absolute("runs/a")
+    (True, True, True, False)
+    """
+    return is_remote(path) or os.path.isabs(os.path.expanduser(path))
+
+
+def relpath(path: str, start: str) -> str:
+    """``path`` relative to ``start``; ``posixpath`` after the ``scheme://`` of URLs.
+
+    >>> relpath("gs://bucket/logdir/imdb/train", "gs://bucket/logdir")
+    'imdb/train'
+    >>> relpath("runs/imdb", "runs")
+    'imdb'
+    """
+    if is_remote(path):
+        return posixpath.relpath(path.split("://", 1)[1], start.split("://", 1)[1])
+    return os.path.relpath(path, start)
+
+
+def parent_dir(path: str) -> str:
+    """The directory above ``path``, resolved lexically (:func:`normpath`, no symlinks).
+
+    >>> parent_dir("ram://logdir/imdb/"), parent_dir("runs/imdb")
+    ('ram://logdir', 'runs')
+    """
+    return normpath(join(path, os.pardir))
+
+
 def absolute(path: str) -> str:
     """``path`` made absolute against the working directory (URLs are already)."""
     return path if is_remote(path) else os.path.abspath(path)
