@@ -242,12 +242,21 @@ def reason(exc: BaseException) -> str:
     return msg.strip().splitlines()[0] if msg.strip() else type(exc).__name__
 
 
-def atomic_write(path: str, data: bytes | str) -> None:
-    """Write ``data`` to ``path`` via a temporary file and a rename."""
+def atomic_write(path: str, data: bytes | str, *, tmp: str | None = None) -> None:
+    """Write ``data`` to ``path`` via a temporary file and a rename.
+
+    The temporary file is a fresh name beside ``path`` (:func:`tmp_name`), or
+    ``tmp`` where the caller needs a fixed one (a name an interrupted write may
+    leave behind without harm, such as a dot name).
+
+        >>> atomic_write("ram://x/run.json", "{}\\n", tmp="ram://x/.run.json.tmp")
+        >>> read_text("ram://x/run.json"), exists("ram://x/.run.json.tmp")
+        ('{}\\n', False)
+    """
     if isinstance(data, str):
         data = data.encode("utf-8")
     g = gfile()
-    tmp = f"{path}{TMP_MARK}{uuid.uuid4().hex}"
+    tmp = tmp if tmp is not None else tmp_name(path)
     try:
         with g.GFile(tmp, "wb") as f:
             f.write(data)
