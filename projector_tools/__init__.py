@@ -37,7 +37,7 @@ _LAZY = {
     "parse_projector_tsv": "projector_tools.run.metadata",
     "subword_metadata": "projector_tools.run.metadata",
     "unescape_label": "projector_tools.run.metadata",
-    "vocabulary_metadata": "projector_tools.run.metadata",
+    "vocabulary_metadata": "projector_tools.run.vocab_labels",
     "ProjectorCallback": "projector_tools.export.callback",  # imports Keras/TensorFlow
     "export_activations": "projector_tools.export.activations",  # imports Keras/TensorFlow
     "ActivationSpec": "projector_tools.export.activations",

@@ -23,6 +23,8 @@ import json
 import sys
 from collections.abc import Sequence
 
+from projector_tools.process.voice import PROG
+
 # Subcommands living in their own modules: (name, module, help). Each module
 # has ``configure_parser(parser)`` and ``run_cli(args) -> int`` and imports
 # TensorFlow lazily, so that building the parser stays fast.
@@ -41,7 +43,7 @@ COMMAND_EXTRAS = {"layout": "layout"}
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="projector-tools",
+        prog=PROG,
         description="Get trained embeddings into TensorBoard's Embedding Projector, labelled.",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
@@ -100,7 +102,7 @@ def _add_unavailable(sub, name: str, help_text: str, exc: ImportError) -> None:
     def unavailable(args: argparse.Namespace) -> int:
         from projector_tools.errors import InputError
 
-        raise InputError(f"projector-tools {name} is unavailable: {reason}; {fix}")
+        raise InputError(f"{PROG} {name} is unavailable: {reason}; {fix}")
 
     sp = sub.add_parser(name, help=f"{help_text} (unavailable: {reason})", add_help=False)
     sp.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
@@ -200,6 +202,7 @@ def run_command(args: argparse.Namespace, guard, import_tensorflow) -> int:
     ``import_tensorflow(quiet=...)`` runs first.
     """
     from projector_tools.errors import ProjectorToolsError
+    from projector_tools.process.voice import error_line
 
     try:
         import_tensorflow(quiet=not args.debug)  # the one import, its start-up lines filtered
@@ -218,12 +221,11 @@ def run_command(args: argparse.Namespace, guard, import_tensorflow) -> int:
         if args.debug:
             raise
         if isinstance(exc, ProjectorToolsError):
-            print(f"projector-tools: error: {exc}", file=sys.stderr)
+            print(error_line(str(exc)), file=sys.stderr)
             return 1
         first = (str(exc).strip().splitlines() or [""])[0]
         print(
-            f"projector-tools: error: unexpected {type(exc).__name__}: {first} "
-            "(rerun with --debug for the traceback)",
+            error_line(f"unexpected {type(exc).__name__}: {first} (rerun with --debug for the traceback)"),
             file=sys.stderr,
         )
         return 1

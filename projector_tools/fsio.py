@@ -59,6 +59,37 @@ def normpath(path: str) -> str:
     return os.path.normpath(path)
 
 
+def is_absolute(path: str) -> bool:
+    """True for a ``scheme://`` URL or an absolute local path (``~`` expanded).
+
+    >>> is_absolute("gs://bucket/logdir"), is_absolute("/data/runs"), is_absolute("~/runs"), is_absolute("runs/a")
+    (True, True, True, False)
+    """
+    return is_remote(path) or os.path.isabs(os.path.expanduser(path))
+
+
+def relpath(path: str, start: str) -> str:
+    """``path`` relative to ``start``; ``posixpath`` after the ``scheme://`` of URLs.
+
+    >>> relpath("gs://bucket/logdir/imdb/train", "gs://bucket/logdir")
+    'imdb/train'
+    >>> relpath("runs/imdb", "runs")
+    'imdb'
+    """
+    if is_remote(path):
+        return posixpath.relpath(path.split("://", 1)[1], start.split("://", 1)[1])
+    return os.path.relpath(path, start)
+
+
+def parent_dir(path: str) -> str:
+    """The directory above ``path``, resolved lexically (:func:`normpath`, no symlinks).
+
+    >>> parent_dir("ram://logdir/imdb/"), parent_dir("runs/imdb")
+    ('ram://logdir', 'runs')
+    """
+    return normpath(join(path, os.pardir))
+
+
 def absolute(path: str) -> str:
     """``path`` made absolute against the working directory (URLs are already)."""
     return path if is_remote(path) else os.path.abspath(path)
@@ -211,12 +242,21 @@ def reason(exc: BaseException) -> str:
     return msg.strip().splitlines()[0] if msg.strip() else type(exc).__name__
 
 
-def atomic_write(path: str, data: bytes | str) -> None:
-    """Write ``data`` to ``path`` via a temporary file and a rename."""
+def atomic_write(path: str, data: bytes | str, *, tmp: str | None = None) -> None:
+    """Write ``data`` to ``path`` via a temporary file and a rename.
+
+    The temporary file is a fresh name beside ``path`` (:func:`tmp_name`), or
+    ``tmp`` where the caller needs a fixed one (a name an interrupted write may
+    leave behind without harm, such as a dot name).
+
+        >>> atomic_write("ram://x/run.json", "{}\\n", tmp="ram://x/.run.json.tmp")
+        >>> read_text("ram://x/run.json"), exists("ram://x/.run.json.tmp")
+        ('{}\\n', False)
+    """
     if isinstance(data, str):
         data = data.encode("utf-8")
     g = gfile()
-    tmp = f"{path}{TMP_MARK}{uuid.uuid4().hex}"
+    tmp = tmp if tmp is not None else tmp_name(path)
     try:
         with g.GFile(tmp, "wb") as f:
             f.write(data)

@@ -12,7 +12,7 @@ import pytest
 
 from projector_tools.cli import main
 from projector_tools.export.embeddings import export_embeddings
-from projector_tools.run.reader import inside_logdir
+from projector_tools.run.containment import inside_logdir
 from tests.helpers.doctor_cli import codes, doctor, doctor_json
 
 ROWS = 6

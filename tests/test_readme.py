@@ -37,7 +37,8 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from projector_tools.run.metadata import escape_label, parse_projector_tsv, subword_metadata, vocabulary_metadata
+from projector_tools.run.metadata import escape_label, parse_projector_tsv, subword_metadata
+from projector_tools.run.vocab_labels import vocabulary_metadata
 from tests.helpers import REPO_ROOT
 from tests.helpers.cli_process import ForkServer, cli_env
 from tests.helpers.run_resolver import resolve_like_tensorboard

@@ -28,15 +28,9 @@ from projector_tools.doctor.keras_files import find_keras_h5
 from projector_tools.doctor.report import ERROR, INFO, WARNING, Report
 from projector_tools.doctor.tensor_checks import check_tensors
 from projector_tools.errors import LogdirError
-from projector_tools.run.reader import (
-    RunView,
-    inspect_pairs,
-    is_absolute,
-    run_name,
-    state_file_paths,
-    used_views,
-    walk_dirs,
-)
+from projector_tools.run.pair import state_file_paths
+from projector_tools.run.reader import inspect_pairs, run_name, used_views, walk_dirs
+from projector_tools.run.view import RunView
 from projector_tools.run.config import CONFIG_FILENAME
 from projector_tools.run.files import PLUGIN_ASSETS, STATE_FILENAME
 
@@ -202,7 +196,7 @@ def _check_checkpoint_paths(report: Report, view: RunView) -> None:
 def _check_config_checkpoint_path(report: Report, view: RunView) -> None:
     run = view.name
     ckpt = view.config.model_checkpoint_path
-    if not is_absolute(ckpt):
+    if not fsio.is_absolute(ckpt):
         report.add(
             ERROR, "relative_checkpoint_path",
             f"run {run!r}: model_checkpoint_path {ckpt!r} in {view.config_path} is "
@@ -227,7 +221,7 @@ def _check_state_file_paths(report: Report, view: RunView) -> None:
         if not view.stays_inside(d):
             continue
         for p in state_file_paths(d, view.logdir):
-            if is_absolute(p):
+            if fsio.is_absolute(p):
                 beyond = not view.stays_inside(p)  # not followed, not even looked at
                 broken = beyond or not fsio.gfile().glob(p + "*")
                 report.add(

@@ -17,6 +17,7 @@ from projector_tools.doctor.checks import diagnose, tensorflow_problem
 from projector_tools.doctor.repairs import fix
 from projector_tools.doctor.report import Report
 from projector_tools.errors import LogdirError
+from projector_tools.process import voice
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -62,10 +63,10 @@ def run_cli(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps({"logdir": logdir, "ok": False,
                               "error": f"logdir {logdir!r} does not exist"}))
-        print(f"projector-tools: error: logdir {logdir!r} does not exist", file=sys.stderr)
+        print(voice.error_line(f"logdir {logdir!r} does not exist"), file=sys.stderr)
         return 2
     if args.vocab and not args.fix:
-        print("projector-tools: note: --vocab is used with --fix only", file=sys.stderr)
+        voice.note("note: --vocab is used with --fix only")
     actions: list[str] = []
     notes: list[str] = []
     try:
@@ -73,7 +74,7 @@ def run_cli(args: argparse.Namespace) -> int:
             actions, notes = fix(logdir, args.vocab)
         report = diagnose(logdir)
     except LogdirError as exc:
-        print(f"projector-tools: error: {exc}", file=sys.stderr)
+        print(voice.error_line(str(exc)), file=sys.stderr)
         return 2
     report.fixed = actions
     if args.json:

@@ -34,7 +34,8 @@ from projector_tools import fsio
 from projector_tools.doctor.backups import backup, move_aside
 from projector_tools.doctor.labels import aligned_metadata, as_table, write_metadata_file
 from projector_tools.errors import LogdirError, ProjectorToolsError
-from projector_tools.run.reader import RunView, inside_logdir, resolve_asset
+from projector_tools.run.containment import inside_logdir
+from projector_tools.run.view import RunView, resolve_asset
 from projector_tools.run.metadata import Metadata
 from projector_tools.run.config import CONFIG_FILENAME
 from projector_tools.run.files import KERAS_TRAIN_RUN, OWN_RUN, is_event_file, is_export_file

@@ -33,14 +33,12 @@ def aligned_metadata(
         return None, "no metadata file"
     parsed = parse_projector_tsv(raw)
     text = raw.decode("utf-8", "surrogateescape")
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
+    lines = fsio.split_lines(text)
     one_column = parsed.header is None or all(len(r) == 1 for r in parsed.rows)
     if len(parsed.rows) == rows and not (parsed.header is not None and one_column):
         return bytes(raw), "kept as it is"
     if len(lines) == rows:
-        return Metadata.from_labels([ln[:-1] if ln.endswith("\r") else ln for ln in lines]), (
+        return Metadata.from_labels(fsio.split_lines(text, strip_cr=True)), (
             "one label per raw line, escaped so that the browser keeps every row"
         )
     if parsed.header is not None and len(lines) == rows + 1 and not one_column:

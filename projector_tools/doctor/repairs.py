@@ -36,19 +36,15 @@ from projector_tools.doctor.checks import diagnose
 from projector_tools.doctor.keras_files import convert_keras_h5, find_keras_h5
 from projector_tools.doctor.labels import aligned_metadata, write_metadata_file
 from projector_tools.doctor.report import Report
-from projector_tools.run.reader import (
+from projector_tools.run.containment import checkpoint_inside, inside_logdir
+from projector_tools.run.pair import state_file_paths
+from projector_tools.run.reader import inspect_pairs, used_views
+from projector_tools.run.view import (
     OPTIMIZER_SLOT,
     RunView,
     asset_outside_config_dir,
     canonical_tensor_name,
-    checkpoint_inside,
-    inside_logdir,
-    inspect_pairs,
-    is_absolute,
-    relpath,
     resolve_asset,
-    state_file_paths,
-    used_views,
 )
 from projector_tools.run.points import read_metadata
 from projector_tools.run.metadata import Metadata
@@ -129,14 +125,14 @@ def rewrite_state_file(directory: str, logdir: str, actions: list[str], notes: l
     """Make the absolute paths of ``directory``'s state file relative, where
     they name a checkpoint inside the logdir (kept as it is otherwise)."""
     paths = state_file_paths(directory, logdir)
-    if not paths or not any(is_absolute(p) for p in paths):
+    if not paths or not any(fsio.is_absolute(p) for p in paths):
         return
     new = []
     for p in paths:
-        if not is_absolute(p):
+        if not fsio.is_absolute(p):
             new.append(p)
             continue
-        rel = relpath(p, directory)
+        rel = fsio.relpath(p, directory)
         here = fsio.join(directory, fsio.basename(p))
         if (inside_logdir(p, logdir) and checkpoint_inside(p, logdir)
                 and fsio.gfile().glob(p + ".index") and not rel.startswith("..")):
@@ -195,11 +191,11 @@ def _checkpoint_path_to_state_file(
         return
     ckpt = config.model_checkpoint_path
     # TensorBoard resolves a relative path against its working directory (local).
-    cands = [ckpt] if is_absolute(ckpt) else [os.path.abspath(ckpt), resolve_asset(view, ckpt)]
+    cands = [ckpt] if fsio.is_absolute(ckpt) else [os.path.abspath(ckpt), resolve_asset(view, ckpt)]
     # Only a checkpoint inside the logdir is followed (a run is data).
     found = next((c for c in cands if checkpoint_inside(c, view.logdir)
                   and fsio.gfile().glob(c + ".index")), None)
-    rel = relpath(found, view.dir) if found else None
+    rel = fsio.relpath(found, view.dir) if found else None
     if rel is None or rel.startswith(".."):
         notes.append(
             f"run {view.name!r}: model_checkpoint_path {ckpt!r} is not a checkpoint inside "
@@ -291,10 +287,10 @@ def _fixed_metadata_path(
     # the logdir, never read); labels that line up stay as they are, with all their
     # columns (a trained run's count and positivity are not the vocabulary's).
     needs_vocab = vocab is not None and bool(rows) and raw is None
-    if not (outside or is_absolute(mp) or header_tab or wrong_rows or needs_vocab):
+    if not (outside or fsio.is_absolute(mp) or header_tab or wrong_rows or needs_vocab):
         return None
     if rows is None:
-        if raw is not None and (outside or is_absolute(mp)):
+        if raw is not None and (outside or fsio.is_absolute(mp)):
             content: bytes | Metadata | None = raw
         else:
             return None
@@ -303,6 +299,6 @@ def _fixed_metadata_path(
         if content is None:
             notes.append(f"run {view.name!r}, tensor {name!r}: metadata not rewritten: {how}")
             return None
-    if isinstance(content, bytes) and not outside and is_absolute(mp):
-        return relpath(path, view.config_dir)
+    if isinstance(content, bytes) and not outside and fsio.is_absolute(mp):
+        return fsio.relpath(path, view.config_dir)
     return write_metadata_file(view.config_dir, name, content)

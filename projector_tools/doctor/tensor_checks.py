@@ -12,12 +12,11 @@ import numpy as np
 
 from projector_tools import fsio
 from projector_tools.doctor.report import ERROR, INFO, WARNING, Report, TensorSummary
-from projector_tools.run.reader import (
+from projector_tools.run.view import (
     OPTIMIZER_SLOT,
     EmbeddingView,
     RunView,
     asset_outside_config_dir,
-    is_absolute,
     resolve_asset,
 )
 from projector_tools.run.points import read_matrix
@@ -121,7 +120,7 @@ def _check_metadata_location(report: Report, view: RunView, ev: EmbeddingView, o
             "points the config at it with a relative path",
             run=view.name, tensor=ev.name, path=view.config_path,
         )
-    elif is_absolute(mp):
+    elif fsio.is_absolute(mp):
         report.add(
             WARNING, "absolute_path",
             f"run {view.name!r}, tensor {ev.name!r}: metadata_path {mp!r} is absolute; it "
@@ -194,9 +193,7 @@ def check_metadata_rows(
     run = view.name
     rows = ev.rows
     text = raw.decode("utf-8", "replace")
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
+    lines = fsio.split_lines(text)
     skipped = sum(1 for ln in lines if is_skipped_line(ln))
     one_column_data = parsed.header is not None and all(len(r) == 1 for r in parsed.rows)
     if parsed.header is not None and one_column_data and parsed.rows:

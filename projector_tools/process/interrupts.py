@@ -58,12 +58,11 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
+from projector_tools.process.voice import EXIT_STATUS, INTERRUPTED_LINE, prefixed, say
+
 if TYPE_CHECKING:
     from projector_tools.process.supervisor import Link
 
-PROG = "projector-tools"
-INTERRUPTED_LINE = f"{PROG}: interrupted"
-EXIT_STATUS = 130  # 128 + SIGINT, what shells report for a Ctrl-C'd command
 #: Seconds between the first SIGINT and the watchdog's forced exit. Short on
 #: purpose: nothing on disk depends on the main thread's cleanup (see above),
 #: and the watchdog itself may wait for the GIL while a C extension holds it
@@ -93,7 +92,7 @@ def resume_hint(make_hint: Callable[[], str]) -> Iterator[None]:
         if guard is not None and guard.interrupted:
             guard.keep_hint(make_hint)
         elif isinstance(exc, KeyboardInterrupt):
-            print(make_hint(), file=sys.stderr, flush=True)
+            say(make_hint())
         raise
     finally:
         with contextlib.suppress(ValueError):
@@ -248,7 +247,7 @@ class InterruptGuard:
             except Exception as exc:  # noqa: BLE001 - a hint must never block the exit
                 text = f"(hint unavailable: {type(exc).__name__})"
             if text:
-                lines.append(text if text.startswith(PROG + ":") else f"{PROG}: {text}")
+                lines.append(prefixed(text))
         return lines
 
     def finish(self) -> int:
@@ -284,8 +283,3 @@ def _write_stderr(message: str) -> None:
             data = data[n:]
     except OSError:
         pass
-
-
-def active() -> InterruptGuard | None:
-    """The guard of the running CLI command, if any."""
-    return _active

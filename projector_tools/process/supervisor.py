@@ -54,7 +54,7 @@ import signal
 import sys
 import time
 
-from projector_tools.process.interrupts import EXIT_STATUS, INTERRUPTED_LINE
+from projector_tools.process.voice import EXIT_STATUS, INTERRUPTED_LINE
 
 #: Seconds from the supervisor's first SIGINT to its SIGKILL of a child that
 #: has not left. The child normally leaves within milliseconds; its own

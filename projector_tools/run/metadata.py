@@ -50,7 +50,6 @@ __all__ = [
     "parse_projector_tsv",
     "subword_metadata",
     "unescape_label",
-    "vocabulary_metadata",
 ]
 
 EMPTY_LABEL = "\\empty"
@@ -377,33 +376,3 @@ def _subword_rows(subwords: Sequence[str], vocab_size: int | None = None) -> Met
 def subword_metadata_from_list(subwords: Sequence[str]) -> Metadata:
     """Like :func:`subword_metadata` for the subword list of a vocab file."""
     return _subword_rows(list(subwords))
-
-
-def vocabulary_metadata(tokens: Iterable[Any]) -> Metadata:
-    """Metadata for a plain token list, one row per id, nothing dropped.
-
-    Made for ``keras.layers.TextVectorization.get_vocabulary()``, whose first
-    entries are ``''`` (padding) and ``'[UNK]'``: id 0 ``''`` is labelled
-    ``<pad>``, other empty tokens ``\\empty``. Columns ``label``, ``id``,
-    ``kind`` (``pad``/``oov``/``token``).
-
-        >>> vocabulary_metadata(["", "[UNK]", "the"]).column("label")
-        ['<pad>', '[UNK]', 'the']
-    """
-    if isinstance(tokens, (str, bytes)):
-        raise InputError("vocabulary_metadata() needs a list of tokens, not one string")
-    items = [t.decode("utf-8", "surrogateescape") if isinstance(t, bytes) else str(t)
-             for t in tokens]
-    labels: list[str] = []
-    kinds: list[str] = []
-    for i, tok in enumerate(items):
-        if i == 0 and tok == "":
-            labels.append(PAD_LABEL)
-            kinds.append("pad")
-        elif tok == "[UNK]":
-            labels.append(tok)
-            kinds.append("oov")
-        else:
-            labels.append(tok)
-            kinds.append("token")
-    return Metadata({"label": labels, "id": range(len(items)), "kind": kinds})

@@ -2,7 +2,7 @@
 
 :func:`choose_tensor` picks the run and tensor a person would look at,
 :func:`read_matrix` and :func:`read_metadata` read them as TensorBoard does
-(through the containment checks of :mod:`projector_tools.run.reader`), and
+(through the containment checks of :mod:`projector_tools.run.containment`), and
 :func:`load_points` gives ``neighbors`` and ``plot`` both at once.
 
     >>> import tempfile, numpy as np
@@ -22,16 +22,10 @@ import numpy as np
 
 from projector_tools import fsio
 from projector_tools.errors import InputError, OutsideLogdirError, SourceError
-from projector_tools.run.reader import (
-    EmbeddingView,
-    RunView,
-    canonical_tensor_name,
-    checkpoint_inside,
-    listed_runs,
-    read_tensor_file,
-    require_inside,
-    resolve_asset,
-)
+from projector_tools.run.containment import checkpoint_inside, require_inside
+from projector_tools.run.pair import read_tensor_file
+from projector_tools.run.reader import listed_runs
+from projector_tools.run.view import EmbeddingView, RunView, canonical_tensor_name, resolve_asset
 from projector_tools.run.metadata import ParsedTSV, parse_projector_tsv
 
 __all__ = ["Points", "choose_tensor", "load_points", "read_matrix", "read_metadata"]

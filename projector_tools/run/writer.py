@@ -41,7 +41,6 @@ checkpoints, which under the lock are either this writer's or stale.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
@@ -55,7 +54,7 @@ from projector_tools import fsio
 from projector_tools.run.checkpoint import checkpoint_files, read_tensor, write_checkpoint
 from projector_tools.errors import LogdirError
 from projector_tools.run.metadata import Metadata
-from projector_tools.run.metadata_stream import tsv_chunks
+from projector_tools.run.content_files import write_metadata, write_sprite
 from projector_tools.run.config import (
     CONFIG_FILENAME,
     SpriteRef,
@@ -67,9 +66,6 @@ from projector_tools.run.files import (
     current_export,
     ensure_event_file,
     export_name,
-    is_metadata_file,
-    metadata_filename,
-    sprite_filename,
     state_file_text,
 )
 from projector_tools.run.sprite import Sprite
@@ -209,34 +205,13 @@ def _write_run_locked(
     keep_previous: int,
     sprites: Mapping[str, Sprite] | None,
 ) -> ExportResult:
-    kids = child_runs(logdir)
-    if kids:
-        raise LogdirError(
-            f"{logdir!r} holds other runs ({', '.join(kids)}): TensorBoard would show "
-            "this export's checkpoint, unlabelled, in each of them. Export into a run "
-            f"directory of its own, e.g. {fsio.join(logdir, 'projector')!r}, or into "
-            f"the run itself, e.g. {fsio.join(logdir, kids[0])!r}"
-        )
+    _refuse_parent_of_runs(logdir)
     old_rel, old_step = current_export(logdir)
     new_step = int(step) if step is not None else old_step + 1
     rel_prefix = _unique_prefix(logdir, new_step)
 
     ensure_event_file(logdir)
 
-    # The switch-over. TensorBoard reads the config and the state file
-    # independently, so no single rename can switch both. Every pair a reader
-    # can see is made consistent instead: when a tensor's labels change, a
-    # transitional config first drops its metadata (old checkpoint, no
-    # labels), then the state file moves to the new checkpoint (still no
-    # labels), then the new config names the new labels. A last rewrite of
-    # the state file (same checkpoint, "./" dropped from the path) makes a
-    # running TensorBoard, which re-reads configs only when the checkpoint
-    # path changes, load the new config. So a reader sees the old export, the
-    # new one, or for a moment one of them unlabelled - never labels paired
-    # with the wrong checkpoint. A reader that read the old config just
-    # before the transitional one gets SWITCH_GRACE_S to read the state file
-    # before it moves.
-    meta_rows = {name: len(meta) for name, meta in metas.items()}
     prefix = fsio.join(logdir, rel_prefix)
     config_path = fsio.join(logdir, CONFIG_FILENAME)
     state_path = fsio.join(logdir, STATE_FILENAME)
@@ -245,14 +220,55 @@ def _write_run_locked(
     keep_meta = config_metadata_files(logdir)
     sizes = {config_path: file_size(config_path), state_path: file_size(state_path)}
 
-    # 1. the checkpoint, under a step no reader knows yet, in a thread (its
-    #    writes release the GIL) while 2. the metadata is streamed through a
-    #    hash into a temporary file and renamed to its content-addressed name
-    #    (an unchanged label set keeps its file).
+    meta_names = _write_checkpoint_and_metadata(logdir, prefix, matrices, metas)
+    sprite_refs = {
+        name: SpriteRef(write_sprite(logdir, name, sp), *sp.thumb_size)
+        for name, sp in (sprites or {}).items()
+    }
+    keep_meta |= set(meta_names.values()) | {r.image_path for r in sprite_refs.values()}
+
+    # 3. the switch-over
+    entries = [(name, meta_names.get(name), sprite_refs.get(name)) for name in matrices]
+    kept = previous_prefixes(logdir, old_rel, keep_previous)
+    _switch_over(logdir, lock, entries, old_text, old_rel, kept + [rel_prefix], sizes)
+
+    # 4. remove what neither this export nor the previous one (old_rel and the
+    #    old config's metadata) uses. Under the lock, every other temporary or
+    #    unfinished file is a leftover of a writer that no longer holds it.
+    if lock.still_held():
+        keep_prefixes = set(kept + [rel_prefix] + ([old_rel] if old_rel else []))
+        cleanup(logdir, keep_prefixes=keep_prefixes, keep_files=keep_meta,
+                 keep_recent_s=run_cleanup.RETAIN_RECENT_S)
+    return _result(logdir, new_step, prefix, matrices, {name: len(meta) for name, meta in metas.items()},
+                   meta_names, sprite_refs)
+
+
+def _refuse_parent_of_runs(logdir: str) -> None:
+    """An export into a directory holding other runs would show up in each of them."""
+    kids = child_runs(logdir)
+    if kids:
+        raise LogdirError(
+            f"{logdir!r} holds other runs ({', '.join(kids)}): TensorBoard would show "
+            "this export's checkpoint, unlabelled, in each of them. Export into a run "
+            f"directory of its own, e.g. {fsio.join(logdir, 'projector')!r}, or into "
+            f"the run itself, e.g. {fsio.join(logdir, kids[0])!r}"
+        )
+
+
+def _write_checkpoint_and_metadata(logdir: str, prefix: str, matrices: Mapping[str, np.ndarray],
+                                   metas: Mapping[str, Metadata]) -> dict[str, str]:
+    """Steps 1 and 2 of an export; ``{tensor: metadata file name}``.
+
+    1. the checkpoint, under a step no reader knows yet, in a thread (its
+    writes release the GIL) while 2. the metadata is streamed through a
+    hash into a temporary file and renamed to its content-addressed name
+    (an unchanged label set keeps its file). On a failure the new
+    checkpoint is removed.
+    """
     with ThreadPoolExecutor(max_workers=1) as pool:
         saving = pool.submit(write_checkpoint, prefix, matrices)
         try:
-            meta_names = {name: _write_metadata(logdir, name, meta) for name, meta in metas.items()}
+            meta_names = {name: write_metadata(logdir, name, meta) for name, meta in metas.items()}
         except BaseException:
             futures_wait([saving])
             remove_checkpoint(prefix)
@@ -266,17 +282,32 @@ def _write_run_locked(
                     f"writing the checkpoint {prefix!r} failed: {fsio.reason(exc)}"
                 ) from exc
             raise
-    sprite_refs = {
-        name: SpriteRef(_write_sprite(logdir, name, sp), *sp.thumb_size)
-        for name, sp in (sprites or {}).items()
-    }
-    keep_meta |= set(meta_names.values()) | {r.image_path for r in sprite_refs.values()}
+    return meta_names
 
-    # 3. the switch-over
-    entries = [(name, meta_names.get(name), sprite_refs.get(name)) for name in matrices]
+
+def _switch_over(logdir: str, lock: RunLock, entries: list, old_text: str | None, old_rel: str | None,
+                 all_prefixes: list[str], sizes: dict[str, int]) -> None:
+    """Step 3: point the config and the state file at the new export.
+
+    TensorBoard reads the config and the state file independently, so no
+    single rename can switch both. Every pair a reader can see is made
+    consistent instead: when a tensor's labels change, a transitional
+    config first drops its metadata (old checkpoint, no labels), then the
+    state file moves to the new checkpoint (still no labels), then the new
+    config names the new labels. A last rewrite of the state file (same
+    checkpoint, "./" dropped from the path) makes a running TensorBoard,
+    which re-reads configs only when the checkpoint path changes, load the
+    new config. So a reader sees the old export, the new one, or for a
+    moment one of them unlabelled - never labels paired with the wrong
+    checkpoint. A reader that read the old config just before the
+    transitional one gets SWITCH_GRACE_S to read the state file before it
+    moves. Before anything moves, a failure removes the new checkpoint.
+    """
+    rel_prefix = all_prefixes[-1]
+    prefix = fsio.join(logdir, rel_prefix)
+    config_path = fsio.join(logdir, CONFIG_FILENAME)
+    state_path = fsio.join(logdir, STATE_FILENAME)
     text = config_text(entries)
-    kept = previous_prefixes(logdir, old_rel, keep_previous)
-    all_prefixes = kept + [rel_prefix]
     steps: list[tuple[str, str]] = []  # (target, text), renamed in this order
     transitional = None
     if old_text != text and old_rel is not None:
@@ -300,14 +331,10 @@ def _write_run_locked(
         raise
     switch(logdir, steps, sizes)
 
-    # 4. remove what neither this export nor the previous one (old_rel and the
-    #    old config's metadata) uses. Under the lock, every other temporary or
-    #    unfinished file is a leftover of a writer that no longer holds it.
-    if lock.still_held():
-        keep_prefixes = set(kept + [rel_prefix] + ([old_rel] if old_rel else []))
-        cleanup(logdir, keep_prefixes=keep_prefixes, keep_files=keep_meta,
-                 keep_recent_s=run_cleanup.RETAIN_RECENT_S)
 
+def _result(logdir: str, step: int, prefix: str, matrices: Mapping[str, np.ndarray], meta_rows: dict[str, int],
+            meta_names: dict[str, str], sprite_refs: dict[str, SpriteRef]) -> ExportResult:
+    """What the export wrote, every path in ``logdir``."""
     exported = tuple(
         ExportedTensor(
             name=name,
@@ -319,63 +346,16 @@ def _write_run_locked(
         )
         for name, m in matrices.items()
     )
+    config_path = fsio.join(logdir, CONFIG_FILENAME)
+    state_path = fsio.join(logdir, STATE_FILENAME)
     files = [config_path, state_path] + checkpoint_files(prefix)
     files += sorted({fsio.join(logdir, f) for f in meta_names.values()})
     files += sorted({fsio.join(logdir, r.image_path) for r in sprite_refs.values()})
     return ExportResult(
         logdir=logdir,
-        step=new_step,
+        step=step,
         checkpoint_prefix=prefix,
         config_path=config_path,
         tensors=exported,
         files=tuple(files),
     )
-
-
-def _write_metadata(logdir: str, name: str, meta: Metadata) -> str:
-    """Write ``meta`` as ``metadata-<tensor>-<hash>.tsv`` in ``logdir``; return the name.
-
-    The TSV is streamed (never held whole in memory) into a temporary file
-    while being hashed; the file is then renamed to its content-addressed
-    name, or dropped when a file with the same content already exists.
-    """
-    path_tmp = fsio.tmp_name(fsio.join(logdir, "metadata"))
-    digest = hashlib.sha1()
-    try:
-        with fsio.open_stream(path_tmp) as out:
-            for chunk in tsv_chunks(meta):
-                digest.update(chunk)
-                out.write(chunk)
-    except BaseException:
-        fsio.remove(path_tmp)
-        raise
-    short = digest.hexdigest()[:12]
-    same = [n for n in fsio.listdir(logdir) if is_metadata_file(n, short)]
-    if same:
-        fsio.remove(path_tmp)
-        return same[0]
-    fname = metadata_filename(name, short)
-    fsio.rename(path_tmp, fsio.join(logdir, fname))
-    return fname
-
-
-def _write_sprite(logdir: str, name: str, sprite: Sprite) -> str:
-    """Write ``sprite`` as ``sprite-<tensor>-<hash>.png`` in ``logdir``; return the name.
-
-    Content-addressed like metadata: a temporary file renamed to its hash
-    name (an unchanged sprite keeps its file), before the switch-over.
-    """
-    short = hashlib.sha1(sprite.png).hexdigest()[:12]
-    fname = sprite_filename(name, short)
-    path = fsio.join(logdir, fname)
-    if not fsio.exists(path):
-        tmp = fsio.tmp_name(path)
-        try:
-            with fsio.open_stream(tmp) as out:
-                out.write(sprite.png)
-        except Exception:
-            fsio.remove(tmp)
-            raise
-        fsio.rename(tmp, path)
-    return fname
-

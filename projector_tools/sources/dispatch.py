@@ -38,8 +38,8 @@ from projector_tools.errors import InputError, SourceError
 from projector_tools.run.metadata import (
     Metadata,
     subword_metadata_from_list,
-    vocabulary_metadata,
 )
+from projector_tools.run.vocab_labels import vocabulary_metadata
 
 SUBWORD_HEADER = "### SubwordTextEncoder"
 

@@ -31,7 +31,8 @@ from typing import Any
 
 from projector_tools.sources.keras_archive import KerasArchive
 from projector_tools.sources.keras_config import ConfigLayer, is_embedding, model_layers
-from projector_tools.run.metadata import Metadata, vocabulary_metadata
+from projector_tools.run.metadata import Metadata
+from projector_tools.run.vocab_labels import vocabulary_metadata
 
 __all__ = ["archive_lookup_metadata", "lookup_layer_metadata", "model_lookup_metadata"]
 

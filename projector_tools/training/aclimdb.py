@@ -30,7 +30,8 @@ import tarfile
 import time
 
 from projector_tools.errors import SourceError
-from projector_tools.training.text_data import Progress, TextData, clean_review, stderr_progress
+from projector_tools.process import voice
+from projector_tools.training.text_data import Progress, TextData, clean_review
 
 __all__ = ["load_aclimdb", "looks_like_aclimdb"]
 
@@ -54,7 +55,7 @@ def looks_like_aclimdb(path: str) -> bool:
     return _is_archive(path) or _find_acl_root(path) is not None
 
 
-def load_aclimdb(path: str, progress: Progress = stderr_progress) -> TextData:
+def load_aclimdb(path: str, progress: Progress = voice.say) -> TextData:
     """Reviews of an extracted ``aclImdb/`` directory or of its ``.tar.gz``.
 
     Labels come from the ``pos``/``neg`` folder; ``train`` is the training

@@ -30,7 +30,8 @@ from typing import Any
 from projector_tools import fsio
 from projector_tools.errors import InputError, SourceError
 from projector_tools.sources.inputs import TEXT_COLUMNS, csv_reader, pick_column
-from projector_tools.training.text_data import Progress, TextData, clean_review, stderr_progress
+from projector_tools.process import voice
+from projector_tools.training.text_data import Progress, TextData, clean_review
 
 __all__ = ["LABEL_COLUMNS", "TEXT_COLUMNS", "load_csv", "parse_label", "pick_column"]
 
@@ -68,7 +69,7 @@ def load_csv(
     *,
     validation_fraction: float = 0.2,
     seed: int = 0,
-    progress: Progress = stderr_progress,
+    progress: Progress = voice.say,
 ) -> TextData:
     """Reviews of a CSV (``.tsv``: tab-separated) file with a header row.
 

@@ -40,7 +40,8 @@ from projector_tools.training.aclimdb import load_aclimdb
 from projector_tools.training.csv_reviews import load_csv
 from projector_tools.errors import InputError, SourceError
 from projector_tools.training.imdb_tfds import IMDB_ALIASES, load_imdb_tfds
-from projector_tools.training.text_data import Progress, TextData, stderr_progress
+from projector_tools.process import voice
+from projector_tools.training.text_data import Progress, TextData
 
 __all__ = [
     "DATASETS",
@@ -80,7 +81,7 @@ def load_dataset(
     text_column: str | None = None,
     label_column: str | None = None,
     seed: int = 0,
-    progress: Progress = stderr_progress,
+    progress: Progress = voice.say,
 ) -> TextData:
     """Load the texts named by the trainer's dataset options.
 
@@ -135,7 +136,7 @@ def _subword_encoder_class():
 def build_encoder(
     texts: Sequence[str],
     target_vocab_size: int = TARGET_VOCAB_SIZE,
-    progress: Progress = stderr_progress,
+    progress: Progress = voice.say,
 ):
     """A ``SubwordTextEncoder`` built from ``texts``, reporting progress.
 

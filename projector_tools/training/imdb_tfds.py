@@ -28,7 +28,8 @@ import urllib.request
 
 from projector_tools.training.aclimdb import load_aclimdb, looks_like_aclimdb
 from projector_tools.errors import DatasetUnavailableError, SourceError
-from projector_tools.training.text_data import Progress, TextData, clean_review, stderr_progress
+from projector_tools.process import voice
+from projector_tools.training.text_data import Progress, TextData, clean_review
 
 __all__ = ["IMDB_ALIASES", "IMDB_ARCHIVE", "IMDB_URL", "default_tfds_data_dir", "load_imdb_tfds"]
 
@@ -115,7 +116,7 @@ def _tfds_split_texts(builder, split: str) -> tuple[list[str], list[int]]:
     return texts, labels
 
 
-def load_imdb_tfds(data_dir: str | None = None, progress: Progress = stderr_progress) -> TextData:
+def load_imdb_tfds(data_dir: str | None = None, progress: Progress = voice.say) -> TextData:
     """IMDB reviews for ``imdb_reviews/subwords8k`` (see the module docstring).
 
     Raises :class:`DatasetUnavailableError` within seconds when the data is

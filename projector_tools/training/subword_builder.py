@@ -126,15 +126,7 @@ def build_subword_encoder(
     """
     say: Progress = progress or (lambda message: None)
     ste, _ = _tfds_text()
-    target_vocab_size = int(target_vocab_size)
-    try:
-        ste._validate_build_arguments(
-            max_subword_length=MAX_SUBWORD_LENGTH, reserved_tokens=[], target_vocab_size=target_vocab_size
-        )
-    except ValueError as exc:
-        raise InputError(
-            f"target_vocab_size must be at least 258 (padding + 256 bytes + 1 subword), got {target_vocab_size}"
-        ) from exc
+    target_vocab_size = _checked_target(ste, target_vocab_size)
     start = time.monotonic()
     texts = list(texts)
     say(f"building a SubwordTextEncoder vocabulary (target {target_vocab_size}) from {len(texts)} texts ...")
@@ -144,36 +136,58 @@ def build_subword_encoder(
         raise InputError("build_subword_encoder: the texts hold no characters; give at least one non-empty text")
     search = SubwordSearch(counts, MAX_SUBWORD_LENGTH)
     say(f"  vocabulary: {len(search.keys)} distinct substring windows ({time.monotonic() - start:.1f} s)")
-    # tfds' vocab_size: padding + subwords + 256 bytes.
-    rounds = [0]
+    subwords = _closest_vocabulary(search, counts, target_vocab_size, say, start)
+    return ste.SubwordTextEncoder(vocab_list=subwords)
 
-    def size(subwords: list[str]) -> int:
-        return 1 + len(subwords) + 256
+
+def _checked_target(ste, target_vocab_size) -> int:
+    """``target_vocab_size`` as an int, refused below what tfds accepts (258)."""
+    target_vocab_size = int(target_vocab_size)
+    try:
+        ste._validate_build_arguments(
+            max_subword_length=MAX_SUBWORD_LENGTH, reserved_tokens=[], target_vocab_size=target_vocab_size
+        )
+    except ValueError as exc:
+        raise InputError(
+            f"target_vocab_size must be at least 258 (padding + 256 bytes + 1 subword), got {target_vocab_size}"
+        ) from exc
+    return target_vocab_size
+
+
+def _vocab_size(subwords: list[str]) -> int:
+    """tfds' vocab_size: padding + subwords + 256 bytes."""
+    return 1 + len(subwords) + 256
+
+
+def _closest_vocabulary(search: SubwordSearch, counts: dict[str, int], target_vocab_size: int,
+                        say: Progress, start: float) -> list[str]:
+    """The subwords of the minimum count whose vocabulary size is nearest the target,
+    found as tfds' ``_binary_search`` finds it; one progress line per round."""
+    rounds = [0]
 
     def attempt(min_count: int) -> list[str]:
         subwords = search.build(min_count)
         rounds[0] += 1
         say(
-            f"  vocabulary: search round {rounds[0]}, min count {min_count}: {size(subwords)} ids "
+            f"  vocabulary: search round {rounds[0]}, min count {min_count}: {_vocab_size(subwords)} ids "
             f"(target {target_vocab_size}, {time.monotonic() - start:.1f} s)"
         )
         return subwords
 
-    # tfds' _binary_search, unrolled into a loop with the same choices.
+    # tfds' _binary_search, with the same choices.
     def binary_search(low: int, high: int) -> list[str]:
         candidate = (low + high) // 2
         subwords = attempt(candidate)
-        vocab_size = size(subwords)
+        vocab_size = _vocab_size(subwords)
         if abs(vocab_size - target_vocab_size) * 100 < target_vocab_size or low >= high or candidate <= 1:
             return subwords
         if vocab_size > target_vocab_size:
             other = binary_search(candidate + 1, high)
         else:
             other = binary_search(low, candidate - 1)
-        if abs(vocab_size - target_vocab_size) < abs(size(other) - target_vocab_size):
+        if abs(vocab_size - target_vocab_size) < abs(_vocab_size(other) - target_vocab_size):
             return subwords
         return other
 
     values = counts.values()
-    subwords = binary_search(max(min(values), 1), max(values))
-    return ste.SubwordTextEncoder(vocab_list=subwords)
+    return binary_search(max(min(values), 1), max(values))

@@ -7,7 +7,7 @@ demo corpus through :func:`projector_tools.training.datasets.load_dataset`) retu
 Real review text is cleaned by :func:`clean_review` (``<br />`` markup,
 HTML entities, stray whitespace; quotes and non-ASCII are kept). Readers
 report progress through a :data:`Progress` callback, by default
-:func:`stderr_progress`.
+:func:`projector_tools.process.voice.say` (one plain line on stderr).
 
     >>> data = TextData("tiny", ["good", "bad"], [1, 0], ["fine"], [1])
     >>> data.summary()
@@ -18,21 +18,16 @@ from __future__ import annotations
 
 import html
 import re
-import sys
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from projector_tools.errors import InputError, SourceError
 
-__all__ = ["Progress", "TextData", "clean_review", "stderr_progress"]
+__all__ = ["Progress", "TextData", "clean_review"]
 
 Progress = Callable[[str], None]
 
-
-def stderr_progress(message: str) -> None:
-    """The default progress callback of every reader: one line on stderr."""
-    print(message, file=sys.stderr, flush=True)
 
 
 @dataclass

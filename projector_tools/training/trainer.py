@@ -34,7 +34,9 @@ Checkpoints live in ``L/checkpoints`` (no event file, so not a run): the
 Projector run's ``checkpoint`` state file in ``L/train`` stays the exporter's.
 
 The options are declared once in :mod:`projector_tools.training.options`; the
-input pipeline and the model are :mod:`projector_tools.training.pipeline`.
+input pipeline and the model are :mod:`projector_tools.training.pipeline`;
+``run.json`` is kept by :mod:`projector_tools.training.run_record` and the
+checkpoints by :mod:`projector_tools.training.session`.
 Seeding is scoped to the run: ``seed`` seeds the initial weights, the batch
 order and the review sample; the process's global random state is left
 alone unless ``global_seed=True`` (``keras.utils.set_random_seed``).
@@ -43,27 +45,31 @@ alone unless ``global_seed=True`` (``keras.utils.set_random_seed``).
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import sys
 import time
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 from projector_tools import fsio
 from projector_tools.errors import LogdirError
-from projector_tools.process.interrupts import hints_changed, resume_hint
+from projector_tools.process.interrupts import resume_hint
+from projector_tools.process.voice import say
 from projector_tools.training.options import TrainOptions, add_arguments, given_from_args, merge_options
-from projector_tools.training.pipeline import POOL_LAYER, build_model, make_dataset
+from projector_tools.training.pipeline import POOL_LAYER, make_dataset
+from projector_tools.training.run_record import (
+    CHECKPOINT_DIR,
+    RUN_FILE,
+    check_fresh_logdir,
+    read_run_file,
+    write_run_file,
+)
+from projector_tools.training.session import Session, epoch_checkpoint_callback, model_session
 
 __all__ = ["TrainResult", "TrainOptions", "train", "configure_parser", "run_cli", "DEFAULTS"]
 
 #: Defaults of the options (``TrainOptions``' own), for scripts that show them.
 DEFAULTS: dict[str, Any] = {f.name: f.default for f in fields(TrainOptions) if f.default is not None}
-RUN_FILE = "run.json"
-STEPS_PER_EXECUTION = 8
 ENCODER_PREFIX = "encoder"
-CHECKPOINT_DIR = "checkpoints"
 MODEL_DESCRIPTION = "Embedding -> GlobalAveragePooling1D -> Dense(16, relu) -> Dense(1)"
 
 
@@ -94,70 +100,6 @@ class TrainResult:
         return f"tensorboard --logdir {self.logdir}"
 
 
-def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-# --------------------------------------------------------------------------
-# Run directory bookkeeping
-
-
-def _read_run_file(logdir: str) -> dict[str, Any] | None:
-    path = os.path.join(logdir, RUN_FILE)
-    if not os.path.isfile(path):
-        return None
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (OSError, ValueError) as exc:
-        raise LogdirError(f"{path!r} is not readable ({exc}); it records the run's options") from None
-
-
-def _write_run_file(logdir: str, data: dict[str, Any]) -> None:
-    path = os.path.join(logdir, RUN_FILE)
-    # A dot name: an interrupted write leaves nothing that makes the logdir
-    # look like something other than a run (see _check_fresh_logdir, --resume).
-    tmp = os.path.join(logdir, "." + RUN_FILE + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=2, sort_keys=True)
-        f.write("\n")
-    os.replace(tmp, path)
-
-
-def _check_fresh_logdir(logdir: str) -> None:
-    if os.path.isfile(logdir):
-        raise LogdirError(f"--logdir {logdir!r} is a file; give a directory for the run")
-    if not os.path.isdir(logdir):
-        return
-    entries = [e for e in os.listdir(logdir) if not e.startswith(".")]
-    if not entries:
-        return
-    if RUN_FILE in entries or CHECKPOINT_DIR in entries:
-        raise LogdirError(
-            f"{logdir!r} already holds a training run; continue it with --resume, "
-            "or train into a new --logdir"
-        )
-    raise LogdirError(
-        f"{logdir!r} is not empty ({', '.join(sorted(entries)[:5])}); train into a new, "
-        "empty --logdir so that TensorBoard shows only this run"
-    )
-
-
-def _epoch_checkpoint_callback(manager, epoch_var, progress: dict[str, int]):
-    import keras
-
-    class EpochCheckpoint(keras.callbacks.Callback):
-        """Save model, optimizer and the finished-epoch count after every epoch."""
-
-        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-            epoch_var.assign(epoch + 1)
-            manager.save(checkpoint_number=epoch + 1)
-            progress["saved"] = epoch + 1  # a plain int: the interrupt hint reads it
-            hints_changed()  # and a supervisor that may have to print it learns it
-
-    return EpochCheckpoint()
-
-
 # --------------------------------------------------------------------------
 # The steps of a run
 
@@ -167,15 +109,15 @@ def _start(logdir: str, given: dict[str, Any], resume: bool) -> tuple[TrainOptio
     if fsio.is_remote(logdir):
         raise LogdirError(f"train writes a local run directory; {logdir!r} is remote (export to it afterwards)")
     if not resume:
-        _check_fresh_logdir(logdir)
-    opts, resuming = merge_options(_read_run_file(logdir) if resume else None, given)
+        check_fresh_logdir(logdir)
+    opts, resuming = merge_options(read_run_file(logdir) if resume else None, given)
     if resume and not resuming:
         if os.path.isdir(logdir) and any(not e.startswith(".") for e in os.listdir(logdir)):
             raise LogdirError(
                 f"--resume: {logdir!r} has no {RUN_FILE}, so it is not a run of `projector-tools train`; "
                 "train into a new --logdir"
             )
-        _say(f"--resume: nothing to resume in {logdir}; starting a new run")
+        say(f"--resume: nothing to resume in {logdir}; starting a new run")
     return opts, resuming
 
 
@@ -185,8 +127,8 @@ def _load_data(opts: TrainOptions):
 
     data = load_dataset(opts.dataset, data_dir=opts.data_dir, data_csv=opts.data_csv,
                         text_column=opts.text_column, label_column=opts.label_column,
-                        seed=opts.seed, progress=_say)
-    _say(data.summary())
+                        seed=opts.seed, progress=say)
+    say(data.summary())
     return data
 
 
@@ -198,16 +140,16 @@ def _vocabulary(logdir: str, data, opts: TrainOptions, resuming: bool):
     path = prefix + ".subwords"
     if resuming and os.path.isfile(path):
         encoder = load_encoder(prefix)
-        _say(f"vocabulary: {encoder.vocab_size} ids from {path}")
+        say(f"vocabulary: {encoder.vocab_size} ids from {path}")
         return encoder, path
-    return build_encoder(data.train_texts, opts.target_vocab_size, progress=_say), path
+    return build_encoder(data.train_texts, opts.target_vocab_size, progress=say), path
 
 
 def _record_run(logdir: str, opts: TrainOptions, encoder, encoder_path: str, resuming: bool) -> dict[str, Any]:
     """Write ``run.json`` and the vocabulary: from here on the run can be resumed."""
     from projector_tools.training.datasets import save_encoder
 
-    old = (_read_run_file(logdir) if resuming else None) or {}
+    old = (read_run_file(logdir) if resuming else None) or {}
     record = {
         "options": opts.to_dict(),
         "vocab_size": int(encoder.vocab_size),
@@ -219,7 +161,7 @@ def _record_run(logdir: str, opts: TrainOptions, encoder, encoder_path: str, res
     if "val_accuracy" in old:  # kept when a resume has no epoch left to train
         record["val_accuracy"] = old["val_accuracy"]
     os.makedirs(logdir, exist_ok=True)
-    _write_run_file(logdir, record)
+    write_run_file(logdir, record)
     if not os.path.isfile(encoder_path):
         save_encoder(encoder, encoder_path[: -len(".subwords")])
     return record
@@ -232,53 +174,14 @@ def _encode(encoder, data):
     from projector_tools.training.token_stats import with_token_statistics
 
     t0 = time.monotonic()
-    train_ids = encode_texts(encoder, data.train_texts, progress=_say)
-    test_ids = encode_texts(encoder, data.test_texts, progress=_say)
-    _say(f"encoded {len(train_ids) + len(test_ids)} reviews in {time.monotonic() - t0:.1f} s")
+    train_ids = encode_texts(encoder, data.train_texts, progress=say)
+    test_ids = encode_texts(encoder, data.test_texts, progress=say)
+    say(f"encoded {len(train_ids) + len(test_ids)} reviews in {time.monotonic() - t0:.1f} s")
     t0 = time.monotonic()
     token_meta = with_token_statistics(subword_metadata(encoder), train_ids, data.train_labels)
-    _say(f"token statistics (count, positivity) from {len(train_ids)} train reviews "
+    say(f"token statistics (count, positivity) from {len(train_ids)} train reviews "
          f"in {time.monotonic() - t0:.1f} s")
     return train_ids, test_ids, token_meta
-
-
-@dataclass
-class _Session:
-    """The model and the checkpoint that also counts finished epochs."""
-
-    model: Any
-    epoch_var: Any
-    manager: Any
-    initial_epoch: int
-
-
-def _model_session(ckpt_dir: str, vocab_size: int, opts: TrainOptions, max_to_keep: int,
-                   resuming: bool, progress: dict[str, int | None]) -> _Session:
-    """Build the model and restore the latest checkpoint of a resumed run."""
-    import tensorflow as tf
-
-    model = build_model(vocab_size, opts.embedding_dim, steps_per_execution=STEPS_PER_EXECUTION,
-                        seed=opts.seed)
-    model.optimizer.build(model.trainable_variables)
-    epoch_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
-    # The embedding is also a direct child, so that its checkpoint key is the
-    # readable ``embedding/.ATTRIBUTES/VARIABLE_VALUE`` (a checkpoint names a
-    # variable by its shortest path; without it that would be an optimizer path).
-    ckpt = tf.train.Checkpoint(embedding=model.get_layer("embedding").embeddings, model=model,
-                               optimizer=model.optimizer, epoch=epoch_var)
-    manager = tf.train.CheckpointManager(ckpt, ckpt_dir, max_to_keep=max_to_keep)
-    initial_epoch = 0
-    if resuming and manager.latest_checkpoint:
-        ckpt.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-        initial_epoch = int(epoch_var.numpy())
-        progress["saved"] = initial_epoch
-        hints_changed()
-        _say(f"resuming from {manager.latest_checkpoint}: {initial_epoch} epochs done")
-    elif resuming:
-        _say("no checkpoint saved yet; training from epoch 0")
-    if initial_epoch >= opts.epochs:
-        _say(f"{initial_epoch} epochs already done (--epochs {opts.epochs}); pass a larger --epochs to train more")
-    return _Session(model, epoch_var, manager, initial_epoch)
 
 
 def _export_restored(logdir: str, model, token_meta, reviews) -> str:
@@ -307,21 +210,91 @@ def _resume_hint(logdir: str, ckpt_dir: str, progress: dict[str, int | None]):
     return hint
 
 
+@dataclass
+class _Inputs:
+    """What a run trains on, recorded: reviews, vocabulary, ``run.json``, encoded ids."""
+
+    data: Any
+    encoder: Any
+    encoder_path: str
+    record: dict[str, Any]
+    train_ids: Any
+    test_ids: Any
+    token_meta: Any
+
+
+def _prepare(logdir: str, opts: TrainOptions, resuming: bool) -> _Inputs:
+    """Load the reviews, build (or reload) the vocabulary, record the run, encode."""
+    data = _load_data(opts)
+    encoder, encoder_path = _vocabulary(logdir, data, opts, resuming)
+    record = _record_run(logdir, opts, encoder, encoder_path, resuming)
+    train_ids, test_ids, token_meta = _encode(encoder, data)
+    return _Inputs(data, encoder, encoder_path, record, train_ids, test_ids, token_meta)
+
+
+def _datasets(inputs: _Inputs, opts: TrainOptions):
+    """(train, validation) batches: the train split reshuffled every epoch, seeded."""
+    data = inputs.data
+    train_ds = make_dataset(inputs.train_ids, data.train_labels, batch_size=opts.batch_size, shuffle=True,
+                            seed=opts.seed)
+    val_ds = make_dataset(inputs.test_ids, data.test_labels, batch_size=max(opts.batch_size, 256), shuffle=False)
+    return train_ds, val_ds
+
+
+def _projector_callback(logdir: str, inputs: _Inputs, opts: TrainOptions):
+    """(the reviews' activation spec or None, the callback exporting the run every epoch)."""
+    from projector_tools.export.callback import ProjectorCallback
+    from projector_tools.training.review_points import review_spec
+
+    reviews = review_spec(inputs.test_ids, inputs.data.test_texts, inputs.data.test_labels, layer=POOL_LAYER,
+                          n=opts.review_points, seed=opts.seed)
+    projector_cb = ProjectorCallback(logdir, metadata=inputs.token_meta,
+                                     activations=[reviews] if reviews is not None else [])
+    return reviews, projector_cb
+
+
+def _fit(logdir: str, session: Session, datasets, opts: TrainOptions, projector_cb,
+         progress: dict[str, int | None], callbacks: list, verbose: int | str) -> dict[str, list[float]]:
+    """Train the epochs left, a checkpoint and an export after each; the history."""
+    import keras
+
+    train_ds, val_ds = datasets
+    cbs = [keras.callbacks.TensorBoard(log_dir=logdir),
+           epoch_checkpoint_callback(session.manager, session.epoch_var, progress), projector_cb]
+    # Ctrl-C during fit keeps every finished epoch's checkpoint.
+    history = session.model.fit(train_ds, validation_data=val_ds, epochs=max(opts.epochs, session.initial_epoch),
+                                initial_epoch=session.initial_epoch, callbacks=cbs + callbacks,
+                                verbose=verbose, shuffle=False)  # the dataset reshuffles itself
+    return {k: [float(v) for v in vals] for k, vals in (history.history or {}).items()}
+
+
+def _finish(logdir: str, opts: TrainOptions, inputs: _Inputs, session: Session, hist: dict[str, list[float]],
+            projector_cb, reviews) -> TrainResult:
+    """Record the epochs done in ``run.json``; export if no epoch ran; the result."""
+    record = inputs.record
+    record["epochs_done"] = int(session.epoch_var.numpy())
+    if hist.get("val_accuracy"):
+        record["val_accuracy"] = hist["val_accuracy"][-1]
+    write_run_file(logdir, record)
+    run_dir = projector_cb.run_dir
+    if run_dir is None or projector_cb.last_result is None:  # no epoch ran in this call
+        run_dir = _export_restored(logdir, session.model, inputs.token_meta, reviews)
+    return TrainResult(
+        logdir=logdir, projector_run=run_dir, encoder_path=inputs.encoder_path,
+        checkpoint=session.manager.latest_checkpoint, vocab_size=int(inputs.encoder.vocab_size),
+        embedding_dim=opts.embedding_dim, initial_epoch=session.initial_epoch,
+        epochs=record["epochs_done"], history=hist, model=session.model, encoder=inputs.encoder,
+        review_points=min(opts.review_points, len(inputs.test_ids)),
+    )
+
+
 # --------------------------------------------------------------------------
 # The entry point
 
 
-def train(
-    logdir: str,
-    options: TrainOptions | None = None,
-    *,
-    resume: bool = False,
-    verbose: int | str = 1,
-    callbacks: list | None = None,
-    max_to_keep: int = 3,
-    global_seed: bool = False,
-    **option_values: Any,
-) -> TrainResult:
+def train(logdir: str, options: TrainOptions | None = None, *, resume: bool = False, verbose: int | str = 1,
+          callbacks: list | None = None, max_to_keep: int = 3, global_seed: bool = False,
+          **option_values: Any) -> TrainResult:
     """Train the seed's model on a review dataset and export its embedding.
 
     The options are the fields of :class:`~projector_tools.training.options.TrainOptions`,
@@ -366,47 +339,16 @@ def train(
     ckpt_dir = os.path.join(logdir, CHECKPOINT_DIR)
     progress: dict[str, int | None] = {"saved": None if resuming else 0}
     with resume_hint(_resume_hint(logdir, ckpt_dir, progress)):
-        data = _load_data(opts)
-        encoder, encoder_path = _vocabulary(logdir, data, opts, resuming)
-        record = _record_run(logdir, opts, encoder, encoder_path, resuming)
-        train_ids, test_ids, token_meta = _encode(encoder, data)
-
-        import keras
-
-        from projector_tools.export.callback import ProjectorCallback
-        from projector_tools.training.review_points import review_spec
-
+        inputs = _prepare(logdir, opts, resuming)
         if global_seed:
+            import keras
+
             keras.utils.set_random_seed(opts.seed)
-        train_ds = make_dataset(train_ids, data.train_labels, batch_size=opts.batch_size, shuffle=True,
-                                seed=opts.seed)
-        val_ds = make_dataset(test_ids, data.test_labels, batch_size=max(opts.batch_size, 256), shuffle=False)
-        session = _model_session(ckpt_dir, int(encoder.vocab_size), opts, max_to_keep, resuming, progress)
-        reviews = review_spec(test_ids, data.test_texts, data.test_labels, layer=POOL_LAYER,
-                              n=opts.review_points, seed=opts.seed)
-        projector_cb = ProjectorCallback(logdir, metadata=token_meta,
-                                         activations=[reviews] if reviews is not None else [])
-        cbs = [keras.callbacks.TensorBoard(log_dir=logdir),
-               _epoch_checkpoint_callback(session.manager, session.epoch_var, progress), projector_cb]
-        # Ctrl-C during fit keeps every finished epoch's checkpoint.
-        history = session.model.fit(train_ds, validation_data=val_ds, epochs=max(opts.epochs, session.initial_epoch),
-                                    initial_epoch=session.initial_epoch, callbacks=cbs + list(callbacks or []),
-                                    verbose=verbose, shuffle=False)  # the dataset reshuffles itself
-        hist = {k: [float(v) for v in vals] for k, vals in (history.history or {}).items()}
-        record["epochs_done"] = int(session.epoch_var.numpy())
-        if hist.get("val_accuracy"):
-            record["val_accuracy"] = hist["val_accuracy"][-1]
-        _write_run_file(logdir, record)
-        run_dir = projector_cb.run_dir
-        if run_dir is None or projector_cb.last_result is None:  # no epoch ran in this call
-            run_dir = _export_restored(logdir, session.model, token_meta, reviews)
-        return TrainResult(
-            logdir=logdir, projector_run=run_dir, encoder_path=encoder_path,
-            checkpoint=session.manager.latest_checkpoint, vocab_size=int(encoder.vocab_size),
-            embedding_dim=opts.embedding_dim, initial_epoch=session.initial_epoch,
-            epochs=record["epochs_done"], history=hist, model=session.model, encoder=encoder,
-            review_points=min(opts.review_points, len(test_ids)),
-        )
+        datasets = _datasets(inputs, opts)
+        session = model_session(ckpt_dir, int(inputs.encoder.vocab_size), opts, max_to_keep, resuming, progress)
+        reviews, projector_cb = _projector_callback(logdir, inputs, opts)
+        hist = _fit(logdir, session, datasets, opts, projector_cb, progress, list(callbacks or []), verbose)
+        return _finish(logdir, opts, inputs, session, hist, projector_cb, reviews)
 
 
 # --------------------------------------------------------------------------

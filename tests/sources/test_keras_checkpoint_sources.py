@@ -23,7 +23,7 @@ import tensorflow as tf
 
 from projector_tools.run.checkpoint import checkpoint_shapes
 from projector_tools.cli import main
-from projector_tools.run.metadata import vocabulary_metadata
+from projector_tools.run.vocab_labels import vocabulary_metadata
 from projector_tools.viewer.tensorboard import TensorBoardServer
 from tests.helpers.projector_checks import assert_run_serves
 
