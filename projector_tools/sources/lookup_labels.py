@@ -6,7 +6,7 @@ layers that keep ids (``Reshape``, ``Flatten``, ...), in Sequential order or
 along the functional graph's inbound nodes, across nested models - id ``i``
 of the embedding is token ``get_vocabulary()[i]``, so that list labels it.
 Padding and OOV rows keep their place (see
-:func:`~projector_tools.run.metadata.vocabulary_metadata`): a ``kind`` column
+:func:`~projector_tools.run.vocab_labels.vocabulary_metadata`): a ``kind`` column
 says ``pad``, ``oov`` or ``token``. An embedding with more rows than the
 vocabulary (``Embedding(vocab_size + 1, ...)``) gets ``<unused id N>``
 placeholders for the extra rows; one with fewer rows is labelled by id.
