@@ -22,12 +22,12 @@ OPTIMIZERS = {
 }
 
 
-def saver_checkpoint(folder, optimizer: str) -> tuple[str, np.ndarray, np.ndarray]:
+def saver_checkpoint(folder, optimizer: str, rows: int = 40) -> tuple[str, np.ndarray, np.ndarray]:
     """``(prefix, embedding, dense kernel)`` of a Saver checkpoint after one training step."""
     graph = tf.Graph()
     with graph.as_default():
         ids = tf.compat.v1.placeholder(tf.int32, [None])
-        emb = tf.compat.v1.get_variable("word_embeddings", [40, 6])
+        emb = tf.compat.v1.get_variable("word_embeddings", [rows, 6])
         kernel = tf.compat.v1.get_variable("dense/kernel", [6, 3])
         loss = tf.reduce_sum(tf.matmul(tf.nn.embedding_lookup(emb, ids), kernel) ** 2)
         step = OPTIMIZERS[optimizer]().minimize(loss, global_step=tf.compat.v1.train.get_or_create_global_step())
