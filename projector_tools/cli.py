@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="export only this layer/tensor (repeatable)")
     p.add_argument("--max-rows", type=int, help="export only the first N rows")
     p.add_argument("--allow-nonfinite", action="store_true", help="export NaN/Inf values too")
+    p.add_argument("--fasttext-vectors", choices=("composed", "input"),
+                   help="fastText .bin: each word's row plus its n-gram rows averaged, as "
+                        "print-word-vectors prints (composed, the default), or its own input row")
     p.add_argument("--step", type=int, help="step number of this export")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     from projector_tools.analysis.layouts import DEFAULT_MAX_ROWS, METHODS
@@ -118,7 +121,7 @@ def run_export(args: argparse.Namespace) -> int:
 
     vocab = load_vocab(args.vocab) if args.vocab else None
     src = load_source(args.source, args.layers, vocab_size=len(vocab) if vocab is not None else None,
-                      max_rows=args.max_rows)
+                      max_rows=args.max_rows, fasttext_vectors=args.fasttext_vectors)
     for line in src.notes:
         note(line)
     labels = dict(src.metadata)

@@ -532,6 +532,21 @@ def write_export_sources(ws) -> dict[str, Expected]:
     ft = KeyedVectors.load_word2vec_format(str(ws / "vectors.vec"))
     expected["projector-tools export vectors.vec --logdir runs/ft"] = Expected(
         "runs/ft", {"embedding": (ft.vectors, ft.index_to_key)})
+    # cc.en.300.bin: a fastText model written by fastText (shipped with gensim), read by fastText
+    import fasttext
+
+    shutil.copy(datapath("crime-and-punishment.bin"), ws / "cc.en.300.bin")
+    ftm = fasttext.load_model(str(ws / "cc.en.300.bin"))
+    ft_words = ftm.get_words(on_unicode_error="surrogateescape")
+    expected["projector-tools export cc.en.300.bin --logdir runs/ftbin --max-rows 200000"] = Expected(
+        "runs/ftbin", {"embedding": (np.stack([ftm.get_word_vector(w) for w in ft_words]), ft_words)})
+    # tf1_ckpts/: a tf.compat.v1.train.Saver checkpoint after one Adam step
+    from tests.sources.test_tf1_checkpoint import saver_checkpoint
+
+    (ws / "tf1_ckpts").mkdir()
+    _, tf1_emb, _ = saver_checkpoint(ws / "tf1_ckpts", "adam", rows=len(words))
+    expected["projector-tools export tf1_ckpts/ --logdir runs/tf1 --vocab words.txt"] = Expected(
+        "runs/tf1", {"word_embeddings": (tf1_emb, word_labels)})
 
     # bert-base-uncased/: a WordPiece tokenizer (tokenizers) and its embedding (safetensors)
     tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))

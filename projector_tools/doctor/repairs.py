@@ -27,6 +27,7 @@ shows labels realigned to a vocabulary):
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 from projector_tools import fsio
@@ -37,6 +38,7 @@ from projector_tools.doctor.keras_files import convert_keras_h5, find_keras_h5
 from projector_tools.doctor.labels import aligned_metadata, write_metadata_file
 from projector_tools.doctor.report import Report
 from projector_tools.run.containment import checkpoint_inside, inside_logdir
+from projector_tools.run.lock import run_lock
 from projector_tools.run.pair import state_file_paths
 from projector_tools.run.reader import inspect_pairs, used_views
 from projector_tools.run.view import (
@@ -54,18 +56,25 @@ from projector_tools.run.files import STATE_FILENAME, ensure_event_file, state_f
 def fix(logdir: str, vocab_path: str | None = None) -> tuple[list[str], list[str]]:
     """Repair ``logdir`` in place; return (what was done, what could not be).
 
-    Never deletes a user's file: replaced files are kept as backups.
+    Never deletes a user's file: replaced files are kept as backups. Holds
+    the lock of every run it found (:mod:`projector_tools.run.lock`) while it
+    reads and rewrites, as every writer does, so an export into the same run
+    waits for it (and it for the export).
     """
     from projector_tools.sources.dispatch import load_vocab
 
     vocab = load_vocab(vocab_path) if vocab_path else None
     actions: list[str] = []
     notes: list[str] = []
-    add_event_files(diagnose(logdir), actions)
-    relative_state_files(logdir, actions, notes)
-    views = used_views(inspect_pairs(logdir))
-    for view in views:
-        repair_view(view, views, vocab, actions, notes)
+    runs = sorted({fsio.normpath(v.dir) for v in used_views(inspect_pairs(logdir)) if not v.outside})
+    with contextlib.ExitStack() as held:  # every run's lock, in one order: what is read is what is fixed
+        for run in runs:
+            held.enter_context(run_lock(run))
+        add_event_files(diagnose(logdir), actions)
+        relative_state_files(logdir, actions, notes)
+        views = used_views(inspect_pairs(logdir))
+        for view in views:
+            repair_view(view, views, vocab, actions, notes)
     return actions, notes
 
 

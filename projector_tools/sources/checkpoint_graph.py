@@ -11,7 +11,8 @@ stores its object graph (the ``_CHECKPOINTABLE_OBJECT_GRAPH`` tensor, a
 the variable's own ``full_name`` (``sequential/word_emb/embeddings``). This
 module maps each checkpoint key to that name and to its layer (``word_emb``),
 and tells model variables from optimizer slots. Checkpoints without an
-object graph (TF1 name-based ones) fall back to :func:`readable_name`.
+object graph (TF1 name-based ones) fall back to :func:`readable_name`, their
+optimizer slots told by their names (:func:`is_name_based_slot`).
 
     >>> import os, tempfile, keras, numpy as np, tensorflow as tf
     >>> model = keras.Sequential([keras.Input((4,), dtype="int32"),
@@ -158,7 +159,8 @@ def checkpoint_variables(
     Keys the object graph does not describe (or every key, in a checkpoint
     without one) are judged by their path alone.
     """
-    keys = list(shapes if shapes is not None else checkpoint_shapes(prefix))
+    shapes = shapes if shapes is not None else checkpoint_shapes(prefix)
+    keys = list(shapes)
     recorded: dict[str, CheckpointVariable] = {}
     if OBJECT_GRAPH_KEY in keys:
         from google.protobuf.message import DecodeError
@@ -168,10 +170,25 @@ def checkpoint_variables(
         except DecodeError:
             recorded = {}
     return {
-        k: recorded.get(k) or CheckpointVariable(key=k, is_model_variable=is_model_key(k))
+        k: recorded.get(k) or CheckpointVariable(
+            key=k, is_model_variable=is_model_key(k) and not is_name_based_slot(k, shapes))
         for k in keys
         if k != OBJECT_GRAPH_KEY
     }
+
+
+def is_name_based_slot(key: str, shapes: Mapping[str, object]) -> bool:
+    """True for a TF1 optimizer slot: ``tf.compat.v1.train`` optimizers name each
+    slot ``<variable>/<Optimizer>[_N]`` (``emb/Adam``, ``emb/Adam_1``,
+    ``emb/Momentum``), the variable's own shape, beside the variable itself.
+
+        >>> is_name_based_slot("emb/Adam_1", {"emb": [9, 4], "emb/Adam_1": [9, 4]})
+        True
+        >>> is_name_based_slot("dense/kernel", {"dense/kernel": [4, 2]})
+        False
+    """
+    owner = key.rpartition("/")[0]
+    return bool(owner) and owner in shapes and list(shapes[owner]) == list(shapes[key])
 
 
 def unique_variables(variables: Iterable[CheckpointVariable]) -> list[CheckpointVariable]:

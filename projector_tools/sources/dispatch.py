@@ -22,7 +22,7 @@ from typing import Any
 
 from projector_tools import fsio
 
-from projector_tools.sources import word_vectors
+from projector_tools.sources import fasttext_bin, word_vectors
 from projector_tools.sources.base import LoadedSource
 from projector_tools.sources.inputs import read_npy
 from projector_tools.run.checkpoint import checkpoint_shapes, latest_checkpoint, read_tensor
@@ -69,6 +69,8 @@ SOURCE_KINDS: tuple[SourceKind, ...] = (
                "projector-tools export saved_model/ --logdir runs/sm --vocab words.txt"),
     SourceKind("a TensorFlow checkpoint (prefix or directory; tf.train.Checkpoint, Keras)",
                "projector-tools export ckpts/ckpt-3 --logdir runs/ckpt --vocab words.txt"),
+    SourceKind("a fastText model .bin (train_unsupervised/save_model, cc.<lang>.300.bin; not .ftz)",
+               "projector-tools export cc.en.300.bin --logdir runs/ft --max-rows 200000"),
     SourceKind("word vectors: " + word_vectors.describe_kinds(),
                "projector-tools export cc.en.300.vec.gz --logdir runs/ft --max-rows 200000"),
 )
@@ -85,11 +87,12 @@ def source_kinds_help() -> str:
 
 
 def load_source(path: str, layers: Sequence[str] | None = None, vocab_size: int | None = None,
-                max_rows: int | None = None) -> LoadedSource:
+                max_rows: int | None = None, fasttext_vectors: str | None = None) -> LoadedSource:
     """Detect what ``path`` is, by content where the name does not say, and load it.
 
     The kinds are tried in the order of :data:`SOURCE_KINDS`. ``max_rows``
-    lets a loader that streams (word vectors) stop early.
+    lets a loader that streams (word vectors) stop early; ``fasttext_vectors``
+    (``composed``, the default, or ``input``) applies to fastText models only.
     """
     from projector_tools.sources import keras_legacy_h5
     from projector_tools.sources.huggingface import is_huggingface_source, load_huggingface
@@ -110,6 +113,10 @@ def load_source(path: str, layers: Sequence[str] | None = None, vocab_size: int 
         return _only_layers(_load_npy(path), layers)
     if fsio.isdir(path) or fsio.exists(path + ".index") or lower.endswith(".index"):
         return _load_checkpoint(path, layers, vocab_size)
+    if fasttext_bin.is_fasttext_bin(path):
+        return _only_layers(_load_fasttext(path, max_rows, fasttext_vectors or "composed"), layers)
+    if fasttext_vectors is not None:
+        raise InputError(f"--fasttext-vectors applies to fastText model .bin files only, not {path!r}")
     if word_vectors.sniff(path):
         return _only_layers(_load_word_vectors(path, max_rows), layers)
     raise SourceError(
@@ -168,6 +175,18 @@ def _load_word_vectors(path: str, max_rows: int | None) -> LoadedSource:
         tensors={"embedding": vectors.matrix},
         metadata={"embedding": Metadata.from_labels(vectors.tokens)},
         notes=vectors.notes,
+    )
+
+
+def _load_fasttext(path: str, max_rows: int | None, vectors: str) -> LoadedSource:
+    """A fastText model's words and vectors (see :mod:`~projector_tools.sources.fasttext_bin`)."""
+    model = fasttext_bin.read_fasttext_bin(path, vectors=vectors, max_rows=max_rows)
+    note = word_vectors.duplicates_note(model.words)
+    return LoadedSource(
+        kind=f"fastText model ({vectors} vectors)",
+        tensors={"embedding": model.matrix},
+        metadata={"embedding": Metadata.from_labels(model.words)},
+        notes=model.notes + ([note] if note else []),
     )
 
 

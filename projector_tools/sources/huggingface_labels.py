@@ -134,7 +134,8 @@ def read_tokenizer_json(path: str) -> TokenizerVocab:
 
 def read_tokenizer(folder: str) -> tuple[TokenizerVocab | None, list[str]]:
     """The tokenizer beside the weights: ``tokenizer.json`` (with the
-    ``tokenizers`` library), else ``vocab.txt``; ``None`` when neither."""
+    ``tokenizers`` library), else ``vocab.txt``, else a SentencePiece
+    ``tokenizer.model``; ``None`` when none is there."""
     tj, vt = fsio.join(folder, TOKENIZER_JSON), fsio.join(folder, VOCAB_TXT)
     has_tj, has_vt = fsio.exists(tj), fsio.exists(vt)
     if has_tj:
@@ -148,4 +149,14 @@ def read_tokenizer(folder: str) -> tuple[TokenizerVocab | None, list[str]]:
             ]
     if has_vt:
         return TokenizerVocab(tuple(read_vocab_txt(vt)), None, VOCAB_TXT), []
-    return None, [f"no {TOKENIZER_JSON} or {VOCAB_TXT} beside the weights in {folder!r}; rows are labelled by id"]
+    from projector_tools.sources.sentencepiece_labels import TOKENIZER_MODEL, read_sentencepiece
+
+    sp = fsio.join(folder, TOKENIZER_MODEL)
+    if fsio.exists(sp):
+        try:
+            tokens, texts = read_sentencepiece(sp)
+        except ImportError as exc:
+            raise SourceError(f"reading {TOKENIZER_MODEL} needs the 'sentencepiece' package: {HF_EXTRA_HINT}") from exc
+        return TokenizerVocab(tokens, texts, TOKENIZER_MODEL), []
+    return None, [f"no {TOKENIZER_JSON}, {VOCAB_TXT} or {TOKENIZER_MODEL} beside the weights in "
+                  f"{folder!r}; rows are labelled by id"]

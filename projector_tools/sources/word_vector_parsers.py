@@ -25,7 +25,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from projector_tools.errors import SourceError
 
-__all__ = ["BinaryReader", "TextReader", "read_decompressed"]
+__all__ = ["BinaryReader", "TextReader", "decode_tokens", "read_decompressed"]
 
 _BLOCK = 2 << 20  # bytes per block: 8 MiB measured no faster and left ~15 MB more resident
 
@@ -72,7 +72,7 @@ class _Matrix:
         return self.array
 
 
-def _decode(tokens: list[bytes]) -> list[str]:
+def decode_tokens(tokens: list[bytes]) -> list[str]:
     """Tokens as str; bytes that are not UTF-8 become lone surrogates (``\\xHH`` labels)."""
     text = b"\n".join(tokens).decode("utf-8", "surrogateescape").split("\n")  # one call, fast
     if len(text) != len(tokens):  # a token holding "\n" (binary files only)
@@ -134,7 +134,7 @@ class TextReader:
 
     def _keep(self, tokens: list[bytes], numbers: np.ndarray) -> None:
         self.out.add(numbers)
-        self.tokens.extend(_decode(tokens))
+        self.tokens.extend(decode_tokens(tokens))
 
     def _fast(self, lines: list[bytes]) -> tuple[list[bytes], np.ndarray | None]:
         """Every line ``token v1 ... vd``: one numpy parse for the whole block.
@@ -246,7 +246,7 @@ class BinaryReader:
             )
         if not np.little_endian:  # the file's floats are little-endian
             matrix.byteswap(inplace=True)
-        return _decode(tokens), matrix
+        return decode_tokens(tokens), matrix
 
     @staticmethod
     def _scan(data: bytes, nbytes: int, most: int) -> tuple[list[int], list[int], int]:

@@ -11,7 +11,8 @@ each a real file from the tool named:
 * ``test_glove.txt``: GloVe text (no header line);
 * ``euclidean_vectors.bin``: word2vec binary with no newline between rows;
 * ``pretrained.vec``: a fastText header saying 3 rows above 1 row (a broken file);
-* ``toy-model.bin``: a fastText *model*, which is not word vectors.
+* ``toy-model.bin``: a fastText *model* (read by ``sources/fasttext_bin.py``), here
+  with its version made one no fastText writes.
 
 Files written here by gensim's ``KeyedVectors.save_word2vec_format`` (text,
 binary, ``.gz`` and ``.bz2`` by gensim's own compression, tokens with inner
@@ -198,8 +199,9 @@ def test_more_rows_than_the_header_says(tmp_path, capsys):
     assert "5 rows" in err and "8" in err and "short_header.vec" in err
 
 
-def test_a_fasttext_model_is_not_word_vectors(tmp_path, capsys):
-    err = one_line_error(tmp_path, capsys, datapath("toy-model.bin"))
-    assert "fastText model" in err
-    for kind in ("word2vec/fastText text", "GloVe text", "word2vec binary", ".gz"):
-        assert kind in err
+def test_a_fasttext_model_of_an_unread_version_names_it(tmp_path, capsys):
+    raw = bytearray(open(datapath("toy-model.bin"), "rb").read())
+    raw[4:8] = (99).to_bytes(4, "little")  # a fastText model from a future fastText
+    (tmp_path / "future.bin").write_bytes(bytes(raw))
+    err = one_line_error(tmp_path, capsys, str(tmp_path / "future.bin"))
+    assert "fastText model of version 99" in err and "print-word-vectors" in err

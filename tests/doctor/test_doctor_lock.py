@@ -1,0 +1,57 @@
+"""``doctor --fix`` racing an ``export`` into the same run: it writes under the run
+lock, so the reader (resolving the run as TensorBoard does) never sees labels
+from one export over another's tensor, and doctor never fails with a raw error."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import queue
+import time
+
+import pytest
+
+from projector_tools import export_embeddings
+from projector_tools.cli import main
+from tests.test_concurrency import forkserver, read_once  # noqa: F401 - the fixture, the reader
+
+EXPORTS = 40
+
+
+@pytest.mark.slow
+def test_doctor_fix_racing_export_sees_and_leaves_whole_exports(tmp_path, forkserver):  # noqa: F811
+    from tests.helpers import export_loop
+
+    run_dir = str(tmp_path / "logs" / "run")
+    export_embeddings(*export_loop.export_number(0, 100)[:1], run_dir,
+                      metadata=export_loop.export_number(0, 100)[1])
+    go, results = forkserver.Event(), forkserver.Queue()
+    writer = forkserver.Process(target=export_loop.export_n_times,
+                                args=(run_dir, 10_000, EXPORTS, go, results), daemon=True)
+    writer.start()
+    outcomes, problems, doctors = {}, [], []
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        assert main(["doctor", run_dir, "--fix"]) == 0  # imports done before the race
+    go.set()
+    start = time.monotonic()
+    while len(outcomes) < EXPORTS:
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+            rc = main(["doctor", run_dir, "--fix"])
+        doctors.append((rc, out.getvalue()))
+        status, _ = read_once(run_dir)
+        if status != "ok":
+            problems.append(status)
+        with contextlib.suppress(queue.Empty):
+            while True:
+                k, how, msg = results.get_nowait()
+                outcomes[k] = (how, msg)
+        assert time.monotonic() - start < 300, f"stuck: {len(outcomes)} exports done"
+    writer.join(30)
+    assert all(how == "ok" for how, _ in outcomes.values()), outcomes
+    assert not problems, problems[:3]
+    assert len(doctors) >= 3
+    for rc, text in doctors:
+        assert "Traceback" not in text, text
+        assert rc in (0, 1), text  # 1: doctor found something to report; never a crash
+    assert read_once(run_dir)[0] == "ok"
