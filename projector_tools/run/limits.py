@@ -1,8 +1,9 @@
 """What TensorBoard's Projector shows of a tensor: at most its first 100,000 rows.
 
 TensorBoard 2.21's Projector asks its server for ``/tensor?...&num_rows=100000``
-and ``/metadata?...&num_rows=100000``: the constant ``num_rows=${1e5}`` in
-``tensorboard/plugins/projector/tf_projector_plugin/projector_binary.js``; the
+and ``/metadata?...&num_rows=100000``: ``num_rows=${1e5}`` in
+``tensorboard/plugins/projector/tf_projector_plugin/projector_binary.js`` (minified
+there as ``num_rows=${IO}`` with ``var IO=1e5``); the
 server slices ``tensor[:num_rows]``. A tensor of more rows loads, silently cut.
 Every export path says so once (:func:`row_limit_line`, printed by
 :func:`~projector_tools.export.embeddings.prepare`), ``doctor`` reports it, and
