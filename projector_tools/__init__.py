@@ -9,7 +9,8 @@ Every point loads, with the right label, every time::
 The public API is small: :func:`export_embeddings`, :class:`Metadata`,
 :func:`subword_metadata`, :func:`vocabulary_metadata`, the label escape
 functions, :class:`ProjectorCallback`, :func:`export_activations` with
-:class:`ActivationSpec`, :func:`train` with :class:`TrainOptions` and :func:`build_subword_encoder`.
+:class:`ActivationSpec`, :func:`train` with :class:`TrainOptions`, :func:`build_subword_encoder`, and
+:func:`publish` (a run as a static Projector site) with :class:`PublishResult`.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ _LAZY = {
     "train": "projector_tools.training.trainer",  # imports Keras/TensorFlow
     "TrainOptions": "projector_tools.training.options",
     "build_subword_encoder": "projector_tools.training.subword_builder",  # imports tfds
+    "publish": "projector_tools.viewer.publish",
+    "PublishResult": "projector_tools.viewer.publish",
 }
 
 __version__ = "0.1.0"
@@ -58,6 +61,7 @@ __all__ = [
     "Metadata",
     "ProjectorCallback",
     "ProjectorToolsError",
+    "PublishResult",
     "ShapeMismatchError",
     "TrainOptions",
     "SourceError",
@@ -66,6 +70,7 @@ __all__ = [
     "export_activations",
     "export_embeddings",
     "parse_projector_tsv",
+    "publish",
     "subword_metadata",
     "train",
     "unescape_label",

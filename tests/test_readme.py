@@ -64,6 +64,7 @@ BLOCKS = {
     "layout_cli": "projector-tools layout runs/demo/train --method tsne --tensor embedding",
     "layout_python": 'export_embeddings(model, "runs/imdb", metadata=labels, layouts=("umap",))',
     "benchmarks": "python bench/parse.py",
+    "publish_cli": "projector-tools publish runs/demo --out site --tensor reviews --tsv",
 }
 
 # The only README commands not run here (as shlex.join writes them, comments dropped).
@@ -82,6 +83,8 @@ SKIPPED = {
     "python bench/load.py": "benchmark: many TensorBoard starts on a 200,000-row run",
     "python bench/vocab.py": "benchmark: vocabularies of 30,000 reviews, both builders",
     "python bench/parse.py": "benchmark: 100,000 x 300 word-vector files",
+    "python -m http.server -d site --bind 127.0.0.1 8000":
+        "a server that runs until stopped; tests/viewer/test_publish_browser.py serves sites this way",
 }
 
 
@@ -526,7 +529,7 @@ def write_export_sources(ws) -> dict[str, Expected]:
         "runs/glove", {"embedding": (glove.vectors, tokens)})
     cc = keyed(300)
     cc.save_word2vec_format(str(ws / "cc.en.300.vec.gz"))  # gensim compresses by the name
-    expected["projector-tools export cc.en.300.vec.gz --logdir runs/cc --max-rows 200000"] = Expected(
+    expected["projector-tools export cc.en.300.vec.gz --logdir runs/cc --max-rows 100000"] = Expected(
         "runs/cc", {"embedding": (cc.vectors, tokens)})
     shutil.copy(datapath("lee_fasttext.vec"), ws / "vectors.vec")  # written by fastText: a space ends each line
     ft = KeyedVectors.load_word2vec_format(str(ws / "vectors.vec"))
@@ -538,7 +541,7 @@ def write_export_sources(ws) -> dict[str, Expected]:
     shutil.copy(datapath("crime-and-punishment.bin"), ws / "cc.en.300.bin")
     ftm = fasttext.load_model(str(ws / "cc.en.300.bin"))
     ft_words = ftm.get_words(on_unicode_error="surrogateescape")
-    expected["projector-tools export cc.en.300.bin --logdir runs/ftbin --max-rows 200000"] = Expected(
+    expected["projector-tools export cc.en.300.bin --logdir runs/ftbin --max-rows 100000"] = Expected(
         "runs/ftbin", {"embedding": (np.stack([ftm.get_word_vector(w) for w in ft_words]), ft_words)})
     # tf1_ckpts/: a tf.compat.v1.train.Saver checkpoint after one Adam step
     from tests.sources.test_tf1_checkpoint import saver_checkpoint
@@ -919,6 +922,37 @@ def test_layout_python(tmp_path):
 
 # --------------------------------------------------------------------------
 # "Performance"
+
+
+def test_publish_cli(cli, trained, tmp_path):
+    import json
+
+    ws = tmp_path / "ws"
+    shutil.copytree(trained[0] / "runs" / "demo", ws / "runs" / "demo")
+    run = served(ws / "runs" / "demo" / "train")
+
+    def site(first: str, url: str | None = None, tsv: bool = False):
+        def after(proc):
+            with open(ws / "site" / "config.json", encoding="utf-8") as f:
+                entries = json.load(f)["embeddings"]
+            assert [e["tensorName"] for e in entries][0] == first
+            assert {e["tensorName"] for e in entries} == set(run), proc.stdout
+            for e in entries:
+                path = e["tensorPath"]
+                if url:
+                    assert path.startswith(url + "/"), path
+                    path = path[len(url) + 1:]
+                data = np.fromfile(ws / "site" / path, dtype="<f4").reshape(e["tensorShape"])
+                assert np.array_equal(data, run[e["tensorName"]][0])
+            assert (ws / "site" / "tsv").is_dir() == tsv
+        return after
+
+    Shell(cli, ws, tmp_path / "logs").run_block("publish_cli", after={
+        "projector-tools publish runs/demo --out site": site("embedding"),
+        "projector-tools publish runs/demo --out site --tensor reviews --tsv": site("reviews", tsv=True),
+        "projector-tools publish runs/demo --out site --base-url https://example.org/demo":
+            site("embedding", url="https://example.org/demo"),
+    })
 
 
 def test_benchmarks():
