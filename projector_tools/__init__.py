@@ -9,7 +9,8 @@ Every point loads, with the right label, every time::
 The public API is small: :func:`export_embeddings`, :class:`Metadata`,
 :func:`subword_metadata`, :func:`vocabulary_metadata`, the label escape
 functions, :class:`ProjectorCallback`, :func:`export_activations` with
-:class:`ActivationSpec`, :func:`train` with :class:`TrainOptions` and :func:`build_subword_encoder`.
+:class:`ActivationSpec`, :func:`train` with :class:`TrainOptions`, :func:`build_subword_encoder`, and :func:`show` (a run's
+Projector in a notebook cell).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ _LAZY = {
     "train": "projector_tools.training.trainer",  # imports Keras/TensorFlow
     "TrainOptions": "projector_tools.training.options",
     "build_subword_encoder": "projector_tools.training.subword_builder",  # imports tfds
+    "show": "projector_tools.viewer.notebook",  # the Projector in a notebook cell
 }
 
 __version__ = "0.1.0"
@@ -66,6 +68,7 @@ __all__ = [
     "export_activations",
     "export_embeddings",
     "parse_projector_tsv",
+    "show",
     "subword_metadata",
     "train",
     "unescape_label",
