@@ -185,8 +185,6 @@ def _view_first(folder: str, label: str) -> None:
 def site_for(source: Any, *, tensor: str | None = None, view: str | None = None) -> Site:
     """The cached site of ``source``'s run, published now unless its content's
     folder is already there."""
-    from projector_tools.viewer.publish import publish
-
     run = resolve_run(source)
     if view is not None and tensor is None:
         tensor = view_tensor(run, view)
@@ -197,6 +195,8 @@ def site_for(source: Any, *, tensor: str | None = None, view: str | None = None)
         return Site(key, folder, run.dir, tensor, view, published=False)
     os.makedirs(root, exist_ok=True)
     tmp = os.path.join(root, f".tmp-{key}-{uuid.uuid4().hex}")
+    from projector_tools.viewer.publish import publish
+
     try:
         publish(run.dir, tmp, tensor=tensor)
         if view is not None:
