@@ -9,8 +9,9 @@ Every point loads, with the right label, every time::
 The public API is small: :func:`export_embeddings`, :class:`Metadata`,
 :func:`subword_metadata`, :func:`vocabulary_metadata`, the label escape
 functions, :class:`ProjectorCallback`, :func:`export_activations` with
-:class:`ActivationSpec`, :func:`train` with :class:`TrainOptions`, :func:`build_subword_encoder`, and :func:`show` (a run's
-Projector in a notebook cell).
+:class:`ActivationSpec`, :func:`train` with :class:`TrainOptions`, :func:`build_subword_encoder`,
+:func:`publish` (a run as a static Projector site) with :class:`PublishResult`, and
+:func:`show` (a run's Projector in a notebook cell).
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ _LAZY = {
     "train": "projector_tools.training.trainer",  # imports Keras/TensorFlow
     "TrainOptions": "projector_tools.training.options",
     "build_subword_encoder": "projector_tools.training.subword_builder",  # imports tfds
+    "publish": "projector_tools.viewer.publish",
+    "PublishResult": "projector_tools.viewer.publish",
     "show": "projector_tools.viewer.notebook",  # the Projector in a notebook cell
 }
 
@@ -60,6 +63,7 @@ __all__ = [
     "Metadata",
     "ProjectorCallback",
     "ProjectorToolsError",
+    "PublishResult",
     "ShapeMismatchError",
     "TrainOptions",
     "SourceError",
@@ -68,6 +72,7 @@ __all__ = [
     "export_activations",
     "export_embeddings",
     "parse_projector_tsv",
+    "publish",
     "show",
     "subword_metadata",
     "train",

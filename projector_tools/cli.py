@@ -7,6 +7,7 @@
     projector-tools plot LOGDIR -o FILE.png [--color COLUMN]
     projector-tools export-activations MODEL INPUTS --layer NAME --logdir DIR
     projector-tools layout RUN [--method umap|tsne|pca] [--tensor NAME]
+    projector-tools publish RUN --out DIR [--base-url URL] [--tsv] [--tensor NAME]
 
 Errors are one line on stderr and a non-zero exit status; ``--debug``
 shows the traceback too. Ctrl-C ends any command with status 130 and the
@@ -36,6 +37,7 @@ EXTERNAL_COMMANDS = [
     ("export-activations", "projector_tools.export.activations",
      "export a layer's outputs for given inputs (one point per input)"),
     ("layout", "projector_tools.export.layouts", "add full-data UMAP/t-SNE/PCA layouts and clusters to a run"),
+    ("publish", "projector_tools.viewer.publish", "a run as a static Projector site, every row, no TensorBoard needed"),
 ]
 # The optional extra (setup.cfg [options.extras_require]) a subcommand needs.
 COMMAND_EXTRAS = {"layout": "layout"}

@@ -293,6 +293,28 @@ def open_stream(path: str):
         raise LogdirError(f"cannot write {path!r}: {reason(exc)}") from exc
 
 
+def write_bytes(path: str, data: bytes | str) -> None:
+    """Write ``data`` to ``path`` as it is (no temporary: for files inside a
+    folder that is itself renamed into place when complete)."""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    try:
+        with gfile().GFile(path, "wb") as f:
+            f.write(data)
+    except errors().OpError as exc:
+        raise LogdirError(f"cannot write {path!r}: {reason(exc)}") from exc
+
+
+def rmtree(path: str) -> None:
+    """Delete the folder ``path`` and everything in it; one already gone is fine."""
+    try:
+        gfile().rmtree(path)
+    except errors().NotFoundError:
+        pass
+    except errors().OpError as exc:
+        raise LogdirError(f"cannot remove {path!r}: {reason(exc)}") from exc
+
+
 def rename(src: str, dst: str) -> None:
     """Rename ``src`` over ``dst`` (atomic on local filesystems: rename(2))."""
     gfile().rename(src, dst, overwrite=True)

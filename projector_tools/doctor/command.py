@@ -15,7 +15,7 @@ from typing import TextIO
 from projector_tools import fsio
 from projector_tools.doctor.checks import diagnose, tensorflow_problem
 from projector_tools.doctor.repairs import fix
-from projector_tools.doctor.report import Report
+from projector_tools.doctor.report import INFO, Report
 from projector_tools.errors import LogdirError
 from projector_tools.process import voice
 
@@ -41,7 +41,7 @@ def print_report(report: Report, out: TextIO | None = None) -> None:
         print(f"  run {t.run!r}: tensor {t.name} {shape}{labels}{state}", file=out)
     for f in report.findings:
         print(f"{f.severity.upper()} [{f.code}] {f.message}", file=out)
-        if f.fix and f.is_problem:
+        if f.fix and f.severity != INFO:
             print(f"    fix: {f.fix}", file=out)
     problems = [f for f in report.findings if f.is_problem]
     if problems:

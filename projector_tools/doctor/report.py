@@ -29,10 +29,13 @@ class Finding:
     tensor: str | None = None
     path: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    #: True for a limit of TensorBoard's viewer, not a fault of the run: such a
+    #: warning is printed with its fix but leaves the verdict (and exit status) OK.
+    viewer_limit: bool = False
 
     @property
     def is_problem(self) -> bool:
-        return self.severity in (ERROR, WARNING)
+        return self.severity in (ERROR, WARNING) and not self.viewer_limit
 
 
 @dataclass

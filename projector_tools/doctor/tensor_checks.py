@@ -32,6 +32,7 @@ def check_tensors(report: Report, view: RunView) -> None:
         loads = _check_in_checkpoint(report, view, ev, candidates)
         meta_rows = _check_metadata(report, view, ev)
         loads = _check_matrix(report, view, ev) and loads
+        _check_row_limit(report, view, ev)
         report.tensors.append(
             TensorSummary(
                 run=view.name, name=ev.name, shape=list(ev.shape) if ev.shape else None,
@@ -160,6 +161,26 @@ def _check_matrix(report: Report, view: RunView, ev: EmbeddingView) -> bool:
             details={"rows": n_rows},
         )
     return True
+
+
+def _check_row_limit(report: Report, view: RunView, ev: EmbeddingView) -> None:
+    """A tensor of more rows than TensorBoard's Projector asks for (a viewer limit, not a fault)."""
+    from projector_tools.process.voice import PROG
+    from projector_tools.run.limits import TENSORBOARD_NUM_ROWS, rows_dropped
+
+    dropped = rows_dropped(ev.rows or 0)
+    if not dropped:
+        return
+    report.add(
+        WARNING, "tensorboard_row_limit",
+        f"run {view.name!r}, tensor {ev.name!r} has {ev.rows:,} rows; TensorBoard's Projector "
+        f"shows only the first {TENSORBOARD_NUM_ROWS:,} and drops {dropped:,} of {ev.rows:,} "
+        "(its limit num_rows=100000)",
+        fix=f"choose the rows TensorBoard shows (--max-rows, rows=/max_rows=), or see them all: "
+        f"`{PROG} publish {view.dir} --out SITE`",
+        run=view.name, tensor=ev.name, viewer_limit=True,
+        details={"rows": ev.rows, "shown": TENSORBOARD_NUM_ROWS, "dropped": dropped},
+    )
 
 
 def _check_clutter(report: Report, view: RunView) -> None:

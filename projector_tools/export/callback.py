@@ -214,7 +214,8 @@ class ProjectorCallback(keras.callbacks.Callback):
         else:
             tensors = current
         sprites = self._add_activations(tensors, metas)
-        matrices, metas = prepare(tensors, metas)
+        # the row-limit note once per training, not once per epoch
+        matrices, metas = prepare(tensors, metas, say_row_limit=self._exported_epoch is None)
         if with_layouts:
             from projector_tools.analysis.layouts import add_layouts
 

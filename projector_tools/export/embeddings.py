@@ -192,10 +192,13 @@ def prepare(
     max_rows: int | None = None,
     rows: Sequence[int] | None = None,
     allow_nonfinite: bool = False,
+    say_row_limit: bool = True,
 ) -> tuple[dict[str, np.ndarray], dict[str, Metadata]]:
     """Validate matrices and labels; apply the row selection to both.
 
-    A tensor without labels gets its row ids as labels.
+    A tensor without labels gets its row ids as labels. A tensor of more rows
+    than TensorBoard shows gets one note saying so (unless ``say_row_limit``
+    is false: see :mod:`projector_tools.run.limits`); every export goes through here.
     """
     matrices: dict[str, np.ndarray] = {}
     metas: dict[str, Metadata] = {}
@@ -227,7 +230,20 @@ def prepare(
             meta = Metadata({"id": range(matrix.shape[0])})
         matrices[name] = matrix
         metas[name] = meta
+    if say_row_limit:
+        _say_row_limit(matrices)
     return matrices, metas
+
+
+def _say_row_limit(matrices: Mapping[str, np.ndarray]) -> None:
+    """One note per tensor TensorBoard's Projector cuts (:func:`~projector_tools.run.limits.row_limit_line`)."""
+    from projector_tools.process.voice import note
+    from projector_tools.run.limits import row_limit_line
+
+    for name, matrix in matrices.items():
+        line = row_limit_line(name, matrix.shape[0])
+        if line is not None:
+            note(line)
 
 
 def _row_count(value: Any) -> int | None:
