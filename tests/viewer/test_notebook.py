@@ -5,6 +5,7 @@ the one server per process over real HTTP."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -115,6 +116,10 @@ def test_colab_uses_the_kernel_port_proxy(tmp_path, monkeypatch):
     colab.output = output
     monkeypatch.setitem(sys.modules, "google.colab", colab)
     monkeypatch.setitem(sys.modules, "google.colab.output", output)
+    from projector_tools.viewer.site_server import shared_server
+
+    # the Colab branch lets any Host through; this process's server checks it again afterwards
+    monkeypatch.setattr(shared_server()._server, "any_host", False)
     run = tmp_path / "run"
     export(run, seed=3)
     assert projector_tools.show(str(run), height=500) is None
@@ -185,3 +190,32 @@ def test_tutorial_notebook_runs_and_its_projector_shows_every_point(tmp_path, br
         assert re.search(rf"Points: \| {n} \| Dimension: \| 16 \|", text), text[:2000]
         save_screenshot(page.screenshot(), "notebook-show.png")
         page.close()
+
+
+def test_view_is_listed_first_in_the_bookmarks_panel(tmp_path):
+    """The standalone Projector takes no bookmark from its URL: ``view=``
+    opens the view's tensor with the view first among its bookmarks."""
+    from google.protobuf import text_format
+    from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
+
+    run = tmp_path / "run"
+    export(run, seed=6)
+    views = [{"label": "all points", "selectedColorOptionName": "label"},
+             {"label": "by label", "selectedColorOptionName": "label"}]
+    (run / "views.json").write_text(json.dumps(views))
+    config_path = run / "projector_config.pbtxt"
+    config = text_format.Parse(config_path.read_text(), ProjectorConfig())
+    config.embeddings[0].bookmarks_path = "views.json"  # as a person adds views to a run
+    config_path.write_text(text_format.MessageToString(config))
+
+    shown = serve(str(run), view="by label")
+    assert shown.site.tensor == "embedding" and shown.site.published
+    site_config = json.loads(Path(shown.site.folder, "config.json").read_text())
+    [entry] = site_config["embeddings"]
+    listed = json.loads(Path(shown.site.folder, entry["bookmarksPath"]).read_text())
+    assert [v["label"] for v in listed] == ["by label", "all points"]
+    assert json.loads((run / "views.json").read_text()) == views  # the run itself is untouched
+    plain = serve(str(run))
+    assert plain.site.key != shown.site.key  # the view is part of the site's key
+    with pytest.raises(InputError, match=r"no view 'nope'; its views: 'all points', 'by label'"):
+        serve(str(run), view="nope")
