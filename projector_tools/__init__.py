@@ -9,8 +9,9 @@ Every point loads, with the right label, every time::
 The public API is small: :func:`export_embeddings`, :class:`Metadata`,
 :func:`subword_metadata`, :func:`vocabulary_metadata`, the label escape
 functions, :class:`ProjectorCallback`, :func:`export_activations` with
-:class:`ActivationSpec`, :func:`train` with :class:`TrainOptions`, :func:`build_subword_encoder`, and
-:func:`publish` (a run as a static Projector site) with :class:`PublishResult`.
+:class:`ActivationSpec`, :func:`train` with :class:`TrainOptions`, :func:`build_subword_encoder`,
+:func:`publish` (a run as a static Projector site) with :class:`PublishResult`, and
+:func:`show` (a run's Projector in a notebook cell).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ _LAZY = {
     "build_subword_encoder": "projector_tools.training.subword_builder",  # imports tfds
     "publish": "projector_tools.viewer.publish",
     "PublishResult": "projector_tools.viewer.publish",
+    "show": "projector_tools.viewer.notebook",  # the Projector in a notebook cell
 }
 
 __version__ = "0.1.0"
@@ -71,6 +73,7 @@ __all__ = [
     "export_embeddings",
     "parse_projector_tsv",
     "publish",
+    "show",
     "subword_metadata",
     "train",
     "unescape_label",

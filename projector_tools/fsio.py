@@ -156,6 +156,21 @@ def _stat_failure(path: str) -> Exception | None:
     return NotADirectoryError(f"{path} is a file, not a directory")
 
 
+def stat(path: str) -> tuple[int, int] | None:
+    """``(size in bytes, mtime in ns)`` of file ``path``, or None where it is
+    missing or cannot be read: a cheap fingerprint of a file's content.
+
+        >>> atomic_write("ram://x/s.txt", "abc")
+        >>> stat("ram://x/s.txt")[0], stat("ram://x/none")
+        (3, None)
+    """
+    try:
+        info = gfile().stat(path)
+    except errors().OpError:
+        return None
+    return int(info.length), int(info.mtime_nsec)
+
+
 def read_bytes(path: str) -> bytes:
     """The bytes of ``path``. A missing file raises ``tf.errors.NotFoundError``
     (for callers that expect it may be absent); any other failure a

@@ -65,6 +65,8 @@ BLOCKS = {
     "layout_python": 'export_embeddings(model, "runs/imdb", metadata=labels, layouts=("umap",))',
     "benchmarks": "python bench/parse.py",
     "publish_cli": "projector-tools publish runs/demo --out site --tensor reviews --tsv",
+    "notebook_install": "pip install 'projector_tools[notebook]'",
+    "in_a_notebook": "projector_tools.show(callback)",
 }
 
 # The only README commands not run here (as shlex.join writes them, comments dropped).
@@ -75,6 +77,8 @@ SKIPPED = {
     "projector-tools train --logdir runs/imdb --dataset imdb_reviews/subwords8k":
         "downloads IMDB (80 MB) from the network; aclimdb and CSV reviews given as files are trained instead",
     "pip install 'projector_tools[layout]'": "installs from the network; the test environment has the extra",
+    "pip install 'projector_tools[notebook]'": "installs from the network; the test environment has the "
+                                                "extra, test_notebook_install checks what it declares",
     "python bench/export.py": "benchmark: minutes of machine time, results in bench/results/",
     "python bench/export.py --rows 1000000 --dims 300 --methods ours,npsave --repeat 5":
         "benchmark: a 1.2 GB matrix, 5 repeats",
@@ -385,6 +389,47 @@ def test_callback_in_fit(tmp_path):
     assert_subword_labelled(run, "embedding", load_encoder(tmp_path / "encoder"))
     # without keep_history only the latest export (epoch 10) stays on disk
     assert sorted(f for f in os.listdir(logdir / "train") if f.endswith(".index")) == ["embeddings-10.index"]
+
+
+# --------------------------------------------------------------------------
+# "In a notebook"
+
+
+def test_notebook_install():
+    """Not run (see SKIPPED); the extra it installs declares what show() imports."""
+    import configparser
+
+    assert set(commands_of(readme_block("notebook_install"))) <= set(SKIPPED)
+    cfg = configparser.ConfigParser()
+    cfg.read(os.path.join(REPO_ROOT, "setup.cfg"))
+    extra = cfg["options.extras_require"]["notebook"].split()
+    assert any(req.startswith("ipython") for req in extra), extra
+    import IPython.display  # noqa: F401  (installed here by the test extra)
+
+
+def test_in_a_notebook(tmp_path, monkeypatch):
+    """Outside a kernel show() prints the URL; the site it published is in the cache."""
+    import json
+
+    monkeypatch.setenv("PROJECTOR_TOOLS_CACHE_DIR", str(tmp_path / "cache"))
+    fit = """
+        import keras
+        from projector_tools import ProjectorCallback, subword_metadata
+
+        model = keras.Sequential([keras.Input((None,), dtype="int32"),
+                                  keras.layers.Embedding(encoder.vocab_size, 16),
+                                  keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(1)])
+        model.compile("adam", keras.losses.BinaryCrossentropy(from_logits=True))
+        callback = ProjectorCallback("runs/imdb", metadata=subword_metadata(encoder))
+        model.fit(x_train, y_train, epochs=1, verbose=0, callbacks=[callback])
+    """
+    proc = run_python_block("in_a_notebook", prelude(REVIEWS, fit), tmp_path)
+    key = re.search(r"http://127\.0\.0\.1:\d+/([0-9a-f]+)/index\.html", proc.stdout)
+    assert key, proc.stdout
+    site = tmp_path / "cache" / "sites" / key.group(1)
+    config = json.loads((site / "config.json").read_text())
+    assert [e["tensorShape"] for e in config["embeddings"]] == [
+        [load_encoder(tmp_path / "encoder").vocab_size, 16]]
 
 
 # -- the export command, on files written by the tools that write them ----
