@@ -147,8 +147,9 @@ def validate_index(prefix: str) -> None:
             entry = tensor_bundle_pb2.BundleEntryProto.FromString(value)
             _check_entry(prefix, key.decode("utf-8", "replace"), entry, num_shards, sizes)
     except (_Damaged, DecodeError) as exc:
-        raise SourceError(f"checkpoint index {path!r} is damaged ({exc}); pass the prefix of an "
-                          "intact checkpoint") from None
+        raise SourceError(f"cannot read TensorFlow checkpoint {prefix!r} (its index is damaged: {exc}); "
+                          "pass the checkpoint prefix (the path without .index / .data-*) of an intact "
+                          "checkpoint") from None
 
 
 __all__ = ["validate_index"]
