@@ -70,7 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--vocab", help="SubwordTextEncoder vocab file or one token per line")
     p.add_argument("--layer", action="append", dest="layers", metavar="NAME",
                    help="export only this layer/tensor (repeatable)")
-    p.add_argument("--max-rows", type=int, help="export only the first N rows")
+    p.add_argument("--max-rows", type=int, help="export only the first N rows (only they are read)")
+    p.add_argument("--allow-outside", action="store_true",
+                   help="follow a file inside SOURCE that names a file outside its folder")
     p.add_argument("--allow-nonfinite", action="store_true", help="export NaN/Inf values too")
     p.add_argument("--fasttext-vectors", choices=("composed", "input"),
                    help="fastText .bin: each word's row plus its n-gram rows averaged, as "
@@ -123,12 +125,16 @@ def run_export(args: argparse.Namespace) -> int:
 
     vocab = load_vocab(args.vocab) if args.vocab else None
     src = load_source(args.source, args.layers, vocab_size=len(vocab) if vocab is not None else None,
-                      max_rows=args.max_rows, fasttext_vectors=args.fasttext_vectors)
+                      max_rows=args.max_rows, fasttext_vectors=args.fasttext_vectors,
+                         allow_outside=args.allow_outside)
     for line in src.notes:
         note(line)
     labels = dict(src.metadata)
     if vocab is not None:
         labels.update({name: vocab for name in src.tensors})
+        if args.max_rows is not None:  # a reader that read only the first rows: their labels
+            labels.update({name: vocab.take(list(range(len(v)))) for name, v in src.tensors.items()
+                           if len(v) == args.max_rows < len(vocab)})
     try:
         result = export_embeddings(
             src.tensors, args.logdir, metadata=labels or None, step=args.step,

@@ -171,22 +171,57 @@ def stat(path: str) -> tuple[int, int] | None:
     return int(info.length), int(info.mtime_nsec)
 
 
-def read_bytes(path: str) -> bytes:
+def read_bytes(path: str, *, max_line: int | None = None) -> bytes:
     """The bytes of ``path``. A missing file raises ``tf.errors.NotFoundError``
     (for callers that expect it may be absent); any other failure a
-    :class:`LogdirError` naming the path and the cause."""
+    :class:`LogdirError` naming the path and the cause. A FIFO, device or
+    socket is refused before it is opened (``budgets.require_regular``);
+    with ``max_line``, a line longer than that many bytes is refused while
+    reading, before the file is held whole."""
+    from projector_tools.sources.budgets import require_regular
+
+    require_regular(path)
     try:
         with gfile().GFile(path, "rb") as f:
-            return f.read()
+            return f.read() if max_line is None else _read_lines_within(f, path, max_line)
     except errors().NotFoundError:
         raise
     except errors().OpError as exc:
         raise LogdirError(f"cannot read {path!r}: {reason(exc)}") from exc
 
 
+def _read_lines_within(f, path: str, max_line: int) -> bytes:
+    """All of ``f``, refusing a line over ``max_line`` bytes as soon as it shows.
+
+    Chunks are at most ``max_line`` long, so a line inside one cannot be too
+    long: only the line that crosses chunk boundaries is counted."""
+    from projector_tools.sources.budgets import line_too_long
+
+    chunks: list[bytes] = []
+    run = 0  # bytes since the last newline
+    while True:
+        chunk = f.read(max(1, min(max_line, 8 << 20)))
+        if not chunk:
+            return b"".join(chunks)
+        last = chunk.rfind(b"\n")
+        if last < 0:
+            run += len(chunk)
+        else:
+            if run + chunk.find(b"\n") > max_line:
+                raise line_too_long(path, max_line)
+            run = len(chunk) - last - 1
+        if run > max_line:
+            raise line_too_long(path, max_line)
+        chunks.append(chunk)
+
+
 def open_read(path: str):
     """A binary file object to stream ``path``: ``open`` for local paths (several
-    times faster than ``GFile`` on large reads), ``GFile`` for ``scheme://`` ones."""
+    times faster than ``GFile`` on large reads), ``GFile`` for ``scheme://`` ones.
+    A FIFO, device or socket is refused before it is opened."""
+    from projector_tools.sources.budgets import require_regular
+
+    require_regular(path)
     if is_remote(path):
         return gfile().GFile(path, "rb")
     return open(path, "rb")

@@ -31,6 +31,7 @@ import contextlib
 import os
 
 from projector_tools import fsio
+from projector_tools.sources.budgets import MAX_LINE_BYTES
 from projector_tools.sources.checkpoint_graph import readable_name
 from projector_tools.doctor.backups import backup, move_aside
 from projector_tools.doctor.checks import diagnose
@@ -283,7 +284,7 @@ def _fixed_metadata_path(
     if not view.stays_inside(path):
         raw = None  # labels come from --vocab, the file the user named
     else:
-        raw = fsio.read_bytes(path) if fsio.exists(path) else None
+        raw = fsio.read_bytes(path, max_line=MAX_LINE_BYTES) if fsio.exists(path) else None
     outside = asset_outside_config_dir(view, mp)
     parsed = read_metadata(view, ev) if (ev is not None and not outside and raw is not None) else None
     header_tab = parsed is not None and parsed.header is not None and all(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from projector_tools import fsio
+from projector_tools.sources.budgets import MAX_LINE_BYTES
 from projector_tools.doctor.report import ERROR, INFO, WARNING, Report, TensorSummary
 from projector_tools.run.view import (
     OPTIMIZER_SLOT,
@@ -92,7 +93,7 @@ def _check_metadata(report: Report, view: RunView, ev: EmbeddingView) -> int | N
         return None
     if outside:
         return None
-    raw = fsio.read_bytes(resolved)
+    raw = fsio.read_bytes(resolved, max_line=MAX_LINE_BYTES)
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError:

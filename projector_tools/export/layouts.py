@@ -27,14 +27,17 @@ from collections.abc import Sequence
 from typing import Any
 
 from projector_tools import fsio
+from projector_tools.sources.budgets import MAX_LINE_BYTES
 from projector_tools.errors import InputError, LogdirError
 from projector_tools.run.metadata import Metadata, parse_projector_tsv, unescape_label
 
 
 def read_run_metadata(run_dir: str, path: str, rows: int) -> Metadata:
     """The :class:`Metadata` a run's metadata file holds, exactly (it must read back byte for byte)."""
-    full = fsio.join(run_dir, path)
-    raw = fsio.read_text(full)
+    from projector_tools.run.containment import require_inside
+
+    full = require_inside(fsio.join(run_dir, path), run_dir, "metadata_path")
+    raw = fsio.read_bytes(full, max_line=MAX_LINE_BYTES).decode("utf-8")
     parsed = parse_projector_tsv(raw)
     columns = parsed.columns
     if any(len(r) != len(columns) for r in parsed.rows) or len(parsed.rows) != rows:
@@ -72,6 +75,7 @@ def add_layouts_to_run(
         raise InputError("name at least one --method (umap, tsne or pca)")
     run_dir = str(run_dir)
     rel = _exported(run_dir)
+    _require_checkpoint_inside(run_dir, rel)
     current, paths = _current_tensors(run_dir)
     originals = {n: m for n, m in current.items() if not is_layout_name(n)}
     chosen = list(tensors) if tensors else list(originals)
@@ -104,6 +108,17 @@ def add_layouts_to_run(
                 "`projector-tools layout` again to lay out the new export"
             )
         return write_run(run_dir, matrices, checked)
+
+
+def _require_checkpoint_inside(run_dir: str, rel: str) -> None:
+    """Refuse a run whose checkpoint (state file entry or its files) leads outside it."""
+    from projector_tools.errors import OutsideLogdirError
+    from projector_tools.run.containment import checkpoint_inside
+
+    if not checkpoint_inside(fsio.join(run_dir, rel), run_dir):
+        raise OutsideLogdirError(
+            f"the checkpoint {rel!r} of run {run_dir!r} leads outside the run (after resolving '..' "
+            "and symlinks); a path read from a run is not followed outside it. Re-export the run")
 
 
 def _exported(run_dir: str) -> str:

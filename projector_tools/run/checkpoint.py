@@ -224,6 +224,9 @@ def checkpoint_files(prefix: str) -> list[str]:
 def _reader(prefix: str):
     from tensorflow.python.training import py_checkpoint_reader
 
+    from projector_tools.run.bundle_index import validate_index
+
+    validate_index(prefix)  # an index TensorFlow would abort on is refused first
     try:
         return py_checkpoint_reader.NewCheckpointReader(prefix)
     # DataLossError, NotFoundError...; ValueError for a filesystem it cannot list

@@ -14,6 +14,7 @@ import re
 import time
 
 from projector_tools import fsio
+from projector_tools.errors import LogdirError
 from projector_tools.run.checkpoint import checkpoint_files
 from projector_tools.run.files import (
     STATE_FILENAME,
@@ -73,7 +74,7 @@ def config_metadata_files(logdir: str) -> set[str]:
 
     try:
         config = read_run_config(logdir)
-    except (text_format.ParseError, UnicodeDecodeError):  # not ours to keep
+    except (text_format.ParseError, UnicodeDecodeError, LogdirError):  # unparseable: not ours to keep
         return set()
     if config is None:
         return set()

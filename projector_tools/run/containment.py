@@ -63,3 +63,23 @@ def checkpoint_inside(prefix: str, logdir: str | None) -> bool:
     if not inside_logdir(prefix, logdir):
         return False
     return all(inside_logdir(f, logdir) for f in fsio.gfile().glob(prefix + ".*"))
+
+
+def require_inside_source(path: str, folder: str, what: str, allow_outside: bool = False) -> str:
+    """``path`` if it stays inside the source ``folder`` the user named (or
+    ``allow_outside``), else an :class:`~projector_tools.errors.OutsideLogdirError`:
+    a file inside a source (a safetensors index, a ``checkpoint`` state file)
+    does not make the tool open a file elsewhere.
+
+        >>> require_inside_source("model/../../etc/passwd", "model", "shard")
+        Traceback (most recent call last):
+        ...
+        projector_tools.errors.OutsideLogdirError: shard 'model/../../etc/passwd' leads outside the source folder 'model' (after resolving '..' and symlinks); a path read from a source is not followed outside it. Name that file yourself, or pass --allow-outside
+    """
+    if not allow_outside and not inside_logdir(path, folder):
+        raise OutsideLogdirError(
+            f"{what} {path!r} leads outside the source folder {folder!r} (after resolving '..' and "
+            "symlinks); a path read from a source is not followed outside it. Name that file "
+            "yourself, or pass --allow-outside"
+        )
+    return path

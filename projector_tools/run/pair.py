@@ -76,7 +76,10 @@ def _assets_dir_to_run_dir(assets_dir: str) -> str:
 def _read_config(path: str) -> tuple[Any, str | None]:
     from projector_tools.run.config import parse_config
 
+    from projector_tools.sources.budgets import check_config_size
+
     try:
+        check_config_size(path)
         return parse_config(fsio.read_text(path)), None
     except Exception as exc:  # noqa: BLE001
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]

@@ -13,6 +13,7 @@ never gets shorter than the one it replaces (:func:`never_shorter`).
 from __future__ import annotations
 
 from projector_tools import fsio
+from projector_tools.sources.budgets import MAX_LINE_BYTES, check_config_size
 from projector_tools.errors import LogdirError, SourceError
 from projector_tools.run.config import CONFIG_FILENAME, SpriteRef, config_text, parse_config, sprite_of
 
@@ -125,4 +126,11 @@ def read_run_config(run_dir: str):
     path = fsio.join(run_dir, CONFIG_FILENAME)
     if not fsio.exists(path):
         return None
-    return parse_config(fsio.read_text(path))
+    from google.protobuf.text_format import ParseError
+
+    check_config_size(path)
+    try:
+        return parse_config(fsio.read_bytes(path, max_line=MAX_LINE_BYTES).decode("utf-8"))
+    except (ParseError, UnicodeDecodeError) as exc:
+        raise LogdirError(f"{path!r} is not a projector config ({fsio.reason(exc)}); re-export the run "
+                          "or run `projector-tools doctor --fix` on it") from None

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from projector_tools import fsio
+from projector_tools.run.containment import require_inside_source
+from projector_tools.sources.budgets import MAX_LINE_BYTES, require_regular
 
 from projector_tools.sources import fasttext_bin, word_vectors
 from projector_tools.sources.base import LoadedSource
@@ -87,32 +89,37 @@ def source_kinds_help() -> str:
 
 
 def load_source(path: str, layers: Sequence[str] | None = None, vocab_size: int | None = None,
-                max_rows: int | None = None, fasttext_vectors: str | None = None) -> LoadedSource:
+                max_rows: int | None = None, fasttext_vectors: str | None = None,
+                allow_outside: bool = False) -> LoadedSource:
     """Detect what ``path`` is, by content where the name does not say, and load it.
 
     The kinds are tried in the order of :data:`SOURCE_KINDS`. ``max_rows``
-    lets a loader that streams (word vectors) stop early; ``fasttext_vectors``
-    (``composed``, the default, or ``input``) applies to fastText models only.
+    makes loaders read only the first rows (see ``budgets``: a huge source
+    stays cheap); ``fasttext_vectors`` (``composed``, the default, or ``input``)
+    applies to fastText models only. A file inside a source folder that names a
+    file outside it (a safetensors index, a ``checkpoint`` state file) is refused
+    unless ``allow_outside``.
     """
     from projector_tools.sources import keras_legacy_h5
     from projector_tools.sources.huggingface import is_huggingface_source, load_huggingface
 
     if not fsio.exists(path) and not fsio.exists(path + ".index"):
         raise SourceError(f"{path!r} does not exist; a source is {describe_source_kinds()}")
+    require_regular(path, "source")
     lower = path.lower()
     if is_huggingface_source(path):
-        return load_huggingface(path, layers, vocab_size)
+        return load_huggingface(path, layers, vocab_size, max_rows, allow_outside)
     if lower.endswith(".keras"):
         return _load_keras(path, layers)
     if keras_legacy_h5.is_legacy_h5(path):
-        tensors, notes = keras_legacy_h5.read_legacy_h5(path, layers)
+        tensors, notes = keras_legacy_h5.read_legacy_h5(path, layers, max_rows)
         return LoadedSource(kind="keras-h5", tensors=tensors, notes=notes)
     if lower.endswith(".h5"):
-        return _load_weights_h5(path, layers)
+        return _load_weights_h5(path, layers, max_rows)
     if lower.endswith(".npy"):
         return _only_layers(_load_npy(path), layers)
     if fsio.isdir(path) or fsio.exists(path + ".index") or lower.endswith(".index"):
-        return _load_checkpoint(path, layers, vocab_size)
+        return _load_checkpoint(path, layers, vocab_size, allow_outside)
     if fasttext_bin.is_fasttext_bin(path):
         return _only_layers(_load_fasttext(path, max_rows, fasttext_vectors or "composed"), layers)
     if fasttext_vectors is not None:
@@ -141,11 +148,11 @@ def _load_keras(path: str, layers: Sequence[str] | None) -> LoadedSource:
                         notes=archive.notes + notes)
 
 
-def _load_weights_h5(path: str, layers: Sequence[str] | None) -> LoadedSource:
+def _load_weights_h5(path: str, layers: Sequence[str] | None, max_rows: int | None = None) -> LoadedSource:
     """Keras 3 ``.weights.h5``: see :func:`keras_archive.weights_h5_embeddings`."""
     from projector_tools.sources.keras_archive import weights_h5_embeddings
 
-    stored = weights_h5_embeddings(path)
+    stored = weights_h5_embeddings(path, max_rows)
     recorded = [e.layer_name for e in stored]
     found = {
         e.layer_name if e.layer_name and recorded.count(e.layer_name) == 1 else e.group: e.matrix
@@ -190,8 +197,9 @@ def _load_fasttext(path: str, max_rows: int | None, vectors: str) -> LoadedSourc
     )
 
 
-def resolve_checkpoint_prefix(path: str) -> str:
-    """A checkpoint prefix from a prefix, an ``.index`` file, a directory or a SavedModel."""
+def resolve_checkpoint_prefix(path: str, allow_outside: bool = False) -> str:
+    """A checkpoint prefix from a prefix, an ``.index`` file, a directory or a SavedModel
+    (a directory's ``checkpoint`` state file may not lead outside it unless ``allow_outside``)."""
     if path.endswith(".index"):
         path = path[: -len(".index")]
     if fsio.exists(path + ".index"):
@@ -204,7 +212,8 @@ def resolve_checkpoint_prefix(path: str) -> str:
     if fsio.isdir(path):
         latest = latest_checkpoint(path)
         if latest:
-            return latest
+            return require_inside_source(latest, path, f"checkpoint named by the state file of {path!r}",
+                                         allow_outside)
         indexes = [n for n in fsio.listdir(path) if n.endswith(".index")]
         if len(indexes) == 1:
             return fsio.join(path, indexes[0][: -len(".index")])
@@ -217,9 +226,10 @@ def resolve_checkpoint_prefix(path: str) -> str:
     raise SourceError(f"{path!r} is not a TensorFlow checkpoint (no {path}.index)")
 
 
-def _load_checkpoint(path: str, layers: Sequence[str] | None, vocab_size: int | None) -> LoadedSource:
+def _load_checkpoint(path: str, layers: Sequence[str] | None, vocab_size: int | None,
+                     allow_outside: bool = False) -> LoadedSource:
     """Tensors of a TF checkpoint or SavedModel, named by layer (see ``checkpoint_graph``)."""
-    prefix = resolve_checkpoint_prefix(path)
+    prefix = resolve_checkpoint_prefix(path, allow_outside)
     shapes = checkpoint_shapes(prefix)
     variables = checkpoint_variables(prefix, shapes)
     candidates = unique_variables(
@@ -304,7 +314,8 @@ def load_vocab(path: str) -> Metadata:
     """Labels from a ``SubwordTextEncoder`` vocab file or a token-per-line list."""
     if not fsio.exists(path):
         raise SourceError(f"vocab file {path!r} does not exist")
-    raw = fsio.read_bytes(path)
+    require_regular(path, "vocab file")
+    raw = fsio.read_bytes(path, max_line=MAX_LINE_BYTES)
     if raw.startswith(SUBWORD_HEADER.encode()):
         from tensorflow_datasets.core.deprecated.text import text_encoder
 

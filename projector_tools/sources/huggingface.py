@@ -32,7 +32,7 @@ to float32. Both packages are the optional extra ``projector_tools[hf]``.
 from __future__ import annotations
 
 import contextlib
-import json
+import dataclasses
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
@@ -41,6 +41,8 @@ from typing import Any
 import numpy as np
 
 from projector_tools import fsio
+from projector_tools.run.containment import require_inside_source
+from projector_tools.sources.budgets import json_loads, require_regular
 from projector_tools.errors import InputError, SourceError
 from projector_tools.run.metadata import Metadata
 from projector_tools.sources.base import LoadedSource
@@ -223,9 +225,10 @@ def _local(path: str) -> Iterator[str]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _shards(path: str) -> tuple[str, dict[str, str]]:
+def _shards(path: str, allow_outside: bool = False) -> tuple[str, dict[str, str]]:
     """``(folder, {key: weights file})`` for a directory, a ``.safetensors``
-    file or a ``model.safetensors.index.json``."""
+    file or a ``model.safetensors.index.json`` (whose shards must stay in its
+    folder unless ``allow_outside``)."""
     if not path.lower().endswith((".safetensors", ".json")) and fsio.isdir(path):
         index = fsio.join(path, INDEX_FILE)
         if not fsio.exists(index):
@@ -235,12 +238,15 @@ def _shards(path: str) -> tuple[str, dict[str, str]]:
     if not path.lower().endswith(".json"):
         return folder, {"": path}
     try:
-        weight_map = json.loads(fsio.read_text(path))["weight_map"]
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+        weight_map = json_loads(fsio.read_bytes(path), path)["weight_map"]
+        shards = {str(k): fsio.join(folder, v) for k, v in weight_map.items()}
+    except (KeyError, TypeError, AttributeError) as exc:
         raise SourceError(
             f"{path!r} is not a safetensors index (a JSON object with a 'weight_map' of key -> shard file)"
         ) from exc
-    return folder, {k: fsio.join(folder, v) for k, v in weight_map.items()}
+    for file in set(shards.values()):
+        require_inside_source(file, folder, f"shard named by {path!r}", allow_outside)
+    return folder, shards
 
 
 def _read_shapes(files: Sequence[str]) -> dict[str, tuple[tuple[int, ...], str]]:
@@ -250,6 +256,7 @@ def _read_shapes(files: Sequence[str]) -> dict[str, tuple[tuple[int, ...], str]]
     for file in files:
         if not fsio.exists(file):
             raise SourceError(f"weights file {file!r} does not exist (named by the index beside it)")
+        require_regular(file, "weights file")
         try:
             with _local(file) as local, safe_open(local, framework="np") as f:
                 for key in f.keys():
@@ -259,11 +266,20 @@ def _read_shapes(files: Sequence[str]) -> dict[str, tuple[tuple[int, ...], str]]
     return out
 
 
-def _read_tensor(file: str, key: str) -> np.ndarray:
+def _read_tensor(file: str, key: str, max_rows: int | None = None) -> np.ndarray:
+    """Tensor ``key`` of ``file``; only its first ``max_rows`` rows are read, and
+    what is read is checked against the 2 GB limit before it is."""
+    from projector_tools.run.matrix import check_size
+
     safe_open, _ = _safetensors()
     with _local(file) as local, safe_open(local, framework="np") as f:
         try:
-            arr = f.get_tensor(key)
+            part = f.get_slice(key)
+            shape = tuple(part.get_shape())
+            if shape and max_rows is not None and max_rows < shape[0]:
+                shape = (max(1, max_rows),) + shape[1:]
+            check_size(shape, key)
+            arr = part[: shape[0]] if shape else f.get_tensor(key)
         except TypeError as exc:  # a dtype numpy does not know (bfloat16 without ml_dtypes)
             dtype = f.get_slice(key).get_dtype()
             raise SourceError(
@@ -283,14 +299,18 @@ def _read_tensor(file: str, key: str) -> np.ndarray:
 
 
 def load_huggingface(path: str, layers: Sequence[str] | None = None,
-                     vocab_size: int | None = None) -> LoadedSource:
+                     vocab_size: int | None = None, max_rows: int | None = None,
+                     allow_outside: bool = False) -> LoadedSource:
     """The token embedding (or the ``layers`` keys) of a Hugging Face model
-    at ``path``, labelled by its tokenizer, as a ``LoadedSource``."""
-    folder, key_files = _shards(path)
+    at ``path``, labelled by its tokenizer, as a ``LoadedSource``. With
+    ``max_rows`` only the first rows are read; shards an index names outside
+    its folder are refused unless ``allow_outside``."""
+    folder, key_files = _shards(path, allow_outside)
     files = sorted(set(key_files.values()))
     shapes_files = _read_shapes(files)
     shapes = {k: s for k, (s, _) in shapes_files.items()}
-    vocab, notes = read_tokenizer(folder)
+    most = max((s[0] for s in shapes.values() if s), default=None)
+    vocab, notes = read_tokenizer(folder, most)
     n_ids = len(vocab.tokens) if vocab is not None else vocab_size
     if layers:
         keys = select_keys(shapes, layers)
@@ -305,11 +325,13 @@ def load_huggingface(path: str, layers: Sequence[str] | None = None,
     metadata: dict[str, Metadata] = {}
     out_notes = []
     for key, name in zip(keys, names):
-        rows = shapes[key][0]
         out_notes.append(f"picked {key} {list(shapes[key])} ({reason}) as {name!r}")
-        tensors[name] = _read_tensor(shapes_files[key][1], key)
+        tensors[name] = _read_tensor(shapes_files[key][1], key, max_rows)
+        rows = tensors[name].shape[0] if tensors[name].ndim else 0
         if vocab is not None:
-            meta, label_notes = tensor_label_metadata(vocab, rows)
+            cut = vocab if rows == shapes[key][0] else dataclasses.replace(  # --max-rows: the first ids
+                vocab, tokens=vocab.tokens[:rows], texts=vocab.texts[:rows] if vocab.texts else None)
+            meta, label_notes = tensor_label_metadata(cut, rows)
             if meta is not None:
                 metadata[name] = meta
                 out_notes.append(f"{name}: labelled by the {len(vocab.tokens)} token ids of {vocab.origin}")

@@ -16,10 +16,10 @@ weights.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from projector_tools import fsio
+from projector_tools.sources.budgets import MAX_JSON_BYTES, MAX_LINE_BYTES, check_token_ids, json_loads
 from projector_tools.errors import SourceError
 from projector_tools.run.metadata import Metadata
 
@@ -84,28 +84,33 @@ def tensor_label_metadata(vocab: TokenizerVocab, rows: int) -> tuple[Metadata | 
     return Metadata({"token": labels, "text": texts}), notes
 
 
-def read_vocab_txt(path: str) -> list[str | None]:
+def read_vocab_txt(path: str, id_limit: int | None = None) -> list[str | None]:
     """``vocab.txt``: one token per line, the line number is the id, as
-    ``transformers``' ``load_vocab`` reads it (only the ``\\n`` is removed)."""
-    text = fsio.read_bytes(path).decode("utf-8", "surrogateescape")
+    ``transformers``' ``load_vocab`` reads it (only the ``\\n`` is removed).
+    Ids of ``added_tokens.json`` must be below ``id_limit`` (the most rows a tensor has)."""
+    text = fsio.read_bytes(path, max_line=MAX_LINE_BYTES).decode("utf-8", "surrogateescape")
     tokens: list[str | None] = list(fsio.split_lines(text))
     added_path = fsio.join(fsio.dirname(path) or ".", ADDED_TOKENS_JSON)
     if fsio.exists(added_path):  # what slow tokenizers' save_pretrained adds
         try:
-            added = {str(k): int(v) for k, v in json.loads(fsio.read_text(added_path)).items()}
-        except (ValueError, TypeError, AttributeError, UnicodeDecodeError) as exc:
+            added = {str(k): int(v) for k, v in json_loads(fsio.read_bytes(added_path), added_path).items()}
+        except (ValueError, TypeError, AttributeError, OverflowError) as exc:
+            if isinstance(exc, SourceError):
+                raise
             raise SourceError(f"{added_path!r} is not a JSON object of token -> id ({exc})") from exc
+        check_token_ids(list(added.values()), id_limit, added_path)
         for token, idx in sorted(added.items(), key=lambda kv: kv[1]):
             tokens.extend([None] * (idx + 1 - len(tokens)))
             tokens[idx] = token
     return tokens
 
 
-def read_tokenizer_json(path: str) -> TokenizerVocab:
+def read_tokenizer_json(path: str, id_limit: int | None = None) -> TokenizerVocab:
     """Tokens of a ``tokenizer.json`` via the ``tokenizers`` library: every id
     up to the largest (added tokens included) through ``id_to_token``, and,
     when decoding an id alone changes its text (byte-level BPE ``Ġthe`` ->
-    `` the``, SentencePiece ``▁the``), that readable text as well."""
+    `` the``, SentencePiece ``▁the``), that readable text as well. An id at
+    or past ``id_limit`` (the most rows a tensor has) is refused before ids are enumerated."""
     try:
         from tokenizers import Tokenizer
     except ImportError as exc:
@@ -113,11 +118,16 @@ def read_tokenizer_json(path: str) -> TokenizerVocab:
             f"reading {TOKENIZER_JSON} needs the 'tokenizers' package: {HF_EXTRA_HINT}"
         ) from exc
     try:
+        if fsio.gfile().stat(path).length > MAX_JSON_BYTES:
+            raise SourceError(f"{path!r} is over {MAX_JSON_BYTES >> 20} MiB, the ceiling for a JSON file")
         tok = Tokenizer.from_str(fsio.read_text(path))
+    except SourceError:
+        raise
     except Exception as exc:  # noqa: BLE001 - tokenizers raises plain Exception on bad files
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise SourceError(f"{path!r} is not a tokenizer.json the 'tokenizers' library reads ({first})") from exc
     ids = tok.get_vocab(with_added_tokens=True).values()
+    check_token_ids(list(ids), id_limit, path)
     n = max(ids) + 1 if ids else 0
     tokens = tuple(tok.id_to_token(i) for i in range(n))
     texts: tuple[str | None, ...] | None = None
@@ -132,7 +142,7 @@ def read_tokenizer_json(path: str) -> TokenizerVocab:
     return TokenizerVocab(tokens, texts, TOKENIZER_JSON)
 
 
-def read_tokenizer(folder: str) -> tuple[TokenizerVocab | None, list[str]]:
+def read_tokenizer(folder: str, id_limit: int | None = None) -> tuple[TokenizerVocab | None, list[str]]:
     """The tokenizer beside the weights: ``tokenizer.json`` (with the
     ``tokenizers`` library), else ``vocab.txt``, else a SentencePiece
     ``tokenizer.model``; ``None`` when none is there."""
@@ -140,15 +150,15 @@ def read_tokenizer(folder: str) -> tuple[TokenizerVocab | None, list[str]]:
     has_tj, has_vt = fsio.exists(tj), fsio.exists(vt)
     if has_tj:
         try:
-            return read_tokenizer_json(tj), []
+            return read_tokenizer_json(tj, id_limit), []
         except SourceError as exc:
             if not (has_vt and isinstance(exc.__cause__, ImportError)):
                 raise
-            return TokenizerVocab(tuple(read_vocab_txt(vt)), None, VOCAB_TXT), [
+            return TokenizerVocab(tuple(read_vocab_txt(vt, id_limit)), None, VOCAB_TXT), [
                 f"labels from {VOCAB_TXT}, not {TOKENIZER_JSON}: {exc}"
             ]
     if has_vt:
-        return TokenizerVocab(tuple(read_vocab_txt(vt)), None, VOCAB_TXT), []
+        return TokenizerVocab(tuple(read_vocab_txt(vt, id_limit)), None, VOCAB_TXT), []
     from projector_tools.sources.sentencepiece_labels import TOKENIZER_MODEL, read_sentencepiece
 
     sp = fsio.join(folder, TOKENIZER_MODEL)

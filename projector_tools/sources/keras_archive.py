@@ -22,7 +22,6 @@ assets, is read from ``config.json`` by :mod:`projector_tools.sources.keras_conf
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -36,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from projector_tools import fsio
+from projector_tools.sources.budgets import MAX_ASSET_BYTES, MAX_JSON_BYTES, json_loads, read_dataset, read_zip_entry
 from projector_tools.errors import InputError, SourceError
 from projector_tools.sources.keras_config import (
     EMBEDDING_CLASS,
@@ -94,8 +94,8 @@ class KerasArchive:
                     if not os.path.realpath(target).startswith(os.path.realpath(tmp) + os.sep):
                         continue  # a member that would escape the directory
                     os.makedirs(os.path.dirname(target), exist_ok=True)
-                    with zf.open(name) as src, open(target, "wb") as dst:
-                        shutil.copyfileobj(src, dst)
+                    with open(target, "wb") as dst:
+                        read_zip_entry(zf, name, MAX_ASSET_BYTES, self.path, out=dst)
                 yield tmp
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -139,8 +139,10 @@ def read_keras_archive(path: str, layers: Sequence[str] | None = None) -> KerasA
         if CONFIG_FILE not in names:
             raise SourceError(f"{path!r} has no {CONFIG_FILE}; it is not a Keras 3 .keras archive")
         try:
-            config = json.loads(zf.read(CONFIG_FILE).decode("utf-8"))
+            config = json_loads(read_zip_entry(zf, CONFIG_FILE, MAX_JSON_BYTES, path), f"{path}:{CONFIG_FILE}")
         except (ValueError, UnicodeDecodeError) as exc:
+            if isinstance(exc, SourceError):
+                raise
             raise SourceError(f"{path!r}: {CONFIG_FILE} is not valid JSON ({exc})") from exc
         all_layers = model_layers(config)
         found = [layer for layer in all_layers if is_embedding(layer)]
@@ -221,7 +223,7 @@ def _embedding_matrix(path: str, f: Any, layer: ConfigLayer, notes: list[str]) -
             f"{layer.name}: class {layer.class_name!r} is not keras.layers.Embedding; "
             "exported because it is configured like one (input_dim x output_dim)"
         )
-    return np.asarray(data)
+    return read_dataset(data, path)
 
 
 def _vars_named(f: Any, group: str, name: str, strict: bool = False) -> bool:
@@ -263,7 +265,7 @@ def _group_key(group: str) -> tuple:
     return tuple(parts)
 
 
-def weights_h5_embeddings(path: str) -> list[StoredEmbedding]:
+def weights_h5_embeddings(path: str, max_rows: int | None = None) -> list[StoredEmbedding]:
     """The embedding matrices of a Keras 3 ``.weights.h5`` file, in model order.
 
     Without the model's config, an embedding is a 2-D ``<group>/vars/0``
@@ -295,7 +297,7 @@ def weights_h5_embeddings(path: str) -> list[StoredEmbedding]:
                         recorded = recorded.decode("utf-8", "replace")
                     found.append(StoredEmbedding("/".join(parts[:-2]),
                                                  None if recorded is None else str(recorded),
-                                                 np.asarray(obj)))
+                                                 read_dataset(obj, path, max_rows)))
             f.visititems(visit)
     except OSError as exc:
         raise SourceError(f"{path!r} is not a readable HDF5 weights file ({exc})") from exc

@@ -23,7 +23,6 @@ and optimizer weights are never opened.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from projector_tools import fsio
+from projector_tools.sources.budgets import json_loads, read_dataset
 from projector_tools.sources.checkpoint_graph import EMBEDDING_VARIABLE
 from projector_tools.errors import InputError, SourceError
 
@@ -134,7 +134,7 @@ def embedding_layer_names(model_config: str | bytes) -> set[str]:
             for value in node:
                 walk(value)
 
-    walk(json.loads(_text(model_config)))
+    walk(json_loads(_text(model_config), "model_config"))
     return found
 
 
@@ -148,7 +148,8 @@ def _list_weights(f: Any) -> list[LegacyWeight]:
     return weights
 
 
-def read_legacy_h5(path: str, layers: Sequence[str] | None = None) -> tuple[dict[str, np.ndarray], list[str]]:
+def read_legacy_h5(path: str, layers: Sequence[str] | None = None,
+                   max_rows: int | None = None) -> tuple[dict[str, np.ndarray], list[str]]:
     """``({layer name: matrix}, notes)`` for the Embedding layers (or ``layers``) of a legacy file."""
     try:
         with _open(path) as f:
@@ -158,7 +159,7 @@ def read_legacy_h5(path: str, layers: Sequence[str] | None = None) -> tuple[dict
             chosen, reason = _choose(path, weights, embedding_layers, layers)
             names = _tensor_names(chosen)
             root = _weights_root(f)
-            tensors = {names[w]: np.asarray(root[w.group][w.name]) for w in chosen}
+            tensors = {names[w]: read_dataset(root[w.group][w.name], path, max_rows) for w in chosen}
     except (OSError, KeyError, ValueError) as exc:
         if isinstance(exc, InputError):
             raise

@@ -24,6 +24,8 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from projector_tools.errors import SourceError
+from projector_tools.run.matrix import check_size
+from projector_tools.sources.budgets import MAX_COUNT_BYTES, line_ceiling, line_too_long
 
 __all__ = ["BinaryReader", "TextReader", "decode_tokens", "read_decompressed"]
 
@@ -59,6 +61,7 @@ class _Matrix:
             size = max(size * 2, self.n + extra)
             if self.cap is not None:
                 size = min(size, self.cap)
+            check_size((self.n + extra, self.dims))  # past 2 GB: --max-rows, before growing
             self.array.resize((size, self.dims), refcheck=False)
         return size - self.n
 
@@ -87,6 +90,7 @@ class TextReader:
         self.rows, self.dims, self.max_rows = rows, dims, max_rows
         want = rows if max_rows is None else (max_rows if rows is None else min(rows, max_rows))
         self.want = want
+        self.ceiling = line_ceiling(dims)
         self.out = _Matrix(want, dims, cap=max_rows)
         self.tokens: list[str] = []
 
@@ -104,6 +108,8 @@ class TextReader:
                 yield lineno, data.split(b"\n")
                 return
             cut = data.rfind(b"\n")
+            if len(data) - cut > self.ceiling:  # a line with no end in sight: refused, not held
+                raise line_too_long(self.path, self.ceiling)
             if cut < 0:
                 continue
             lines = data[:cut].split(b"\n")
@@ -189,15 +195,19 @@ class TextReader:
         return tokens, values[: len(tokens)]
 
     def _too_many(self, extra_in_block: int) -> None:
-        more = extra_in_block
+        more, counted, past = extra_in_block, 0, ""
         while True:
+            if counted >= MAX_COUNT_BYTES:  # enough to say it: counting on costs time, not insight
+                past = "more than "
+                break
             chunk = read_decompressed(self.stream, _BLOCK, self.path)
             if not chunk:
                 break
+            counted += len(chunk)
             more += sum(1 for line in chunk.split(b"\n") if line.strip())
         raise SourceError(
             f"{self.path!r}: the header says {self.rows} rows but the file has "
-            f"{self.rows + more}; fix the first line (rows dims) or pass --max-rows"
+            f"{past}{self.rows + more}; fix the first line (rows dims) or pass --max-rows"
         )
 
 
@@ -232,6 +242,8 @@ class BinaryReader:
                 tokens.extend(data[a:b].lstrip(b"\n") for a, b in zip(starts, ends))
                 row += len(starts)
             data = data[pos:]
+            if len(data) > line_ceiling(self.dims):  # no token end in sight: refused, not held
+                raise line_too_long(self.path, line_ceiling(self.dims))
             if eof:
                 break
         if row < want:

@@ -1,0 +1,396 @@
+"""Hostile files: every reader of a file the tool did not write stays within
+its budgets (docs/design.md, *Hostile files*). Each case runs the real CLI in
+a process forked from a server that imported TensorFlow once
+(tests/helpers/hostile_server.py): a 60 s alarm, an address-space guard, and
+the peak resident memory measured by ``wait4``. Each must end with exit 0 or
+exactly one ``projector-tools: error:`` line, no traceback, no abort, nothing
+written on failure, and a peak under 1.5 GB beyond the server's own."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+
+from projector_tools.export.embeddings import export_embeddings
+from tests.helpers import REPO_ROOT
+from tests.helpers.cli_process import cli_env
+from tests.helpers.hostile_files import (gzip_stream, patch_dtype, sparse_safetensors,
+                                         zip_with)
+
+PEAK_MB = 1536  # acceptance: under 1.5 GB beyond what the process held before
+SECONDS = 60
+SECRET = "".join(f"secret-{i}-do-not-copy\n" for i in range(6))
+
+
+class Server:
+    def __init__(self, workdir):
+        self.workdir, self.count = str(workdir), 0
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.join(REPO_ROOT, "tests", "helpers", "hostile_server.py")],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=cli_env(), cwd=REPO_ROOT)
+        assert json.loads(self.proc.stdout.readline())["ready"]
+
+    def run(self, *argv: str):
+        self.count += 1
+        out = os.path.join(self.workdir, f"{self.count}.out")
+        err = os.path.join(self.workdir, f"{self.count}.err")
+        self.proc.stdin.write(json.dumps({"argv": [str(a) for a in argv], "stdout": out,
+                                          "stderr": err, "seconds": SECONDS}) + "\n")
+        self.proc.stdin.flush()
+        reply = json.loads(self.proc.stdout.readline())
+        with open(out) as f, open(err) as g:
+            reply["stdout"], reply["stderr"] = f.read(), g.read()
+        reply["peak_mb"] = max(0, reply["maxrss_kb"] - reply["base_kb"]) // 1024
+        return reply
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def cli(tmp_path_factory):
+    server = Server(tmp_path_factory.mktemp("hostile-io"))
+    yield server
+    server.close()
+
+
+def _bounded(r) -> None:
+    assert r["status"] != -14, f"hung past {SECONDS} s:\n{r['stderr'][-2000:]}"
+    assert r["status"] not in (134, -6), f"aborted:\n{r['stderr'][-2000:]}"
+    assert "Traceback" not in r["stderr"], r["stderr"][-3000:]
+    assert r["peak_mb"] < PEAK_MB, f"peak {r['peak_mb']} MB"
+
+
+def refused(r, *words: str) -> str:
+    """Exactly one error line, non-zero exit; the line, which must hold ``words``."""
+    _bounded(r)
+    errors = [ln for ln in r["stderr"].splitlines() if ln.startswith("projector-tools: error:")]
+    assert r["status"] not in (0,) and len(errors) == 1, r
+    for w in words:
+        assert w in errors[0], errors[0]
+    return errors[0]
+
+
+def succeeded(r) -> None:
+    _bounded(r)
+    assert r["status"] == 0, r["stderr"][-2000:]
+
+
+def tree(path) -> dict[str, tuple[int, int]]:
+    out = {}
+    for root, dirs, files in os.walk(path):
+        for name in files + dirs:
+            p = os.path.join(root, name)
+            st = os.lstat(p)
+            out[os.path.relpath(p, path)] = (st.st_size, st.st_mtime_ns)
+    return out
+
+
+def holds_secret(path) -> list[str]:
+    found = []
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            p = os.path.join(root, name)
+            if not os.path.islink(p) and b"secret-" in open(p, "rb").read():
+                found.append(p)
+    return found
+
+
+def _run(tmp_path, name="run", rows=6):
+    run = tmp_path / name
+    export_embeddings(np.arange(rows * 3, dtype="float32").reshape(rows, 3) + 1, str(run),
+                      metadata=[f"w{i}" for i in range(rows)])
+    return run
+
+
+def _metadata_file(run) -> str:
+    text = (run / "projector_config.pbtxt").read_text()
+    return next(ln.split('"')[1] for ln in text.splitlines() if "metadata_path" in ln)
+
+
+def _point_metadata_at(run, target: str) -> None:
+    path = run / "projector_config.pbtxt"
+    text = path.read_text()
+    old = next(ln for ln in text.splitlines() if "metadata_path" in ln)
+    path.write_text(text.replace(old, f'  metadata_path: "{target}"'))
+
+
+READERS = [("doctor",), ("neighbors", "w1"), ("plot", "-o", "{out}/p.png"), ("layout", "--method", "pca")]
+
+
+def _reader_argv(cmd, run, out):
+    head, *rest = cmd
+    rest = [a.format(out=out) for a in rest]
+    if head == "plot":
+        return ["plot", run, *rest]
+    if head == "neighbors":
+        return ["neighbors", run, *rest]
+    return [head, run, *rest]
+
+
+# ---------------------------------------------------------------- only regular files
+
+def test_fifo_as_source_vocab_and_run_metadata(cli, tmp_path):
+    fifo = tmp_path / "pipe.vec"
+    os.mkfifo(fifo)
+    refused(cli.run("export", fifo, "--logdir", tmp_path / "out"), "FIFO")
+    np.save(tmp_path / "v.npy", np.ones((3, 2), "float32"))
+    refused(cli.run("export", tmp_path / "v.npy", "--vocab", fifo, "--logdir", tmp_path / "out"), "FIFO")
+    assert not (tmp_path / "out").exists()
+    run = _run(tmp_path)
+    meta = run / _metadata_file(run)
+    meta.unlink()
+    os.mkfifo(meta)
+    before = tree(run)
+    for cmd in READERS + [("doctor", "--fix")]:
+        r = cli.run(*_reader_argv(cmd, run, tmp_path))
+        if r["status"] == 0:  # doctor reports the FIFO as a finding
+            succeeded(r)
+        else:
+            refused(r)
+        assert stat.S_ISFIFO(os.lstat(meta).st_mode)
+    assert tree(run) == before
+
+
+# ---------------------------------------------------------------- budgets before bytes
+
+def test_safetensors_declaring_3m_rows_is_cheap_with_max_rows(cli, tmp_path):
+    model = tmp_path / "model"
+    model.mkdir()
+    sparse_safetensors(str(model / "model.safetensors"), 3_000_000, 1000)
+    refused(cli.run("export", model, "--logdir", tmp_path / "a"), "2 GB", "--max-rows")
+    assert not (tmp_path / "a").exists()
+    r = cli.run("export", model, "--logdir", tmp_path / "b", "--max-rows", "10")
+    succeeded(r)
+    assert "10x1000" in r["stdout"]
+    assert r["peak_mb"] < 300, r["peak_mb"]
+
+
+def test_weights_h5_declaring_3m_rows(cli, tmp_path):
+    h5py = pytest.importorskip("h5py")
+    path = tmp_path / "model.weights.h5"
+    with h5py.File(path, "w") as f:  # declared, never written: no storage behind it
+        f.create_dataset("layers/embedding/vars/0", shape=(3_000_000, 1000), dtype="float32")
+    refused(cli.run("export", path, "--logdir", tmp_path / "a", "--max-rows", "10"), "declares")
+    refused(cli.run("export", path, "--logdir", tmp_path / "a"), "declares")
+    assert not (tmp_path / "a").exists()
+
+
+def test_word_vector_gzip_bombs(cli, tmp_path):
+    one_line = tmp_path / "one-line.vec.gz"  # a header, then 256 MiB of numbers, no newline
+    gzip_stream(str(one_line), b"2 3 \nthe ", b"0.1 " * (1 << 18), 256)
+    refused(cli.run("export", one_line, "--logdir", tmp_path / "a"), "line longer")
+    glove = tmp_path / "glove.txt.gz"  # GloVe (no header), one 256 MiB token
+    gzip_stream(str(glove), b"the 0.1 0.2 0.3\nof 0.4 0.5 0.6\n" + b"x" * 70000, b"y" * (1 << 20), 256)
+    refused(cli.run("export", glove, "--logdir", tmp_path / "a"), "line longer")
+    lying = tmp_path / "lying.vec.gz"  # header says 2 rows, 256 MiB of rows follow
+    gzip_stream(str(lying), b"2 2\n", b"a 0.1 0.2\n" * 100_000, 270)
+    refused(cli.run("export", lying, "--logdir", tmp_path / "a"), "more than")
+    assert not (tmp_path / "a").exists()
+
+
+def test_keras_config_bomb_and_deep_json(cli, tmp_path):
+    bomb = tmp_path / "bomb.keras"
+    zip_with(str(bomb), {"config.json": (b" " * (1 << 20), 200), "model.weights.h5": b""})
+    refused(cli.run("export", bomb, "--logdir", tmp_path / "a"), "config.json")
+    deep = tmp_path / "deep.keras"
+    zip_with(str(deep), {"config.json": b"[" * 200_000 + b"]" * 200_000, "model.weights.h5": b""})
+    refused(cli.run("export", deep, "--logdir", tmp_path / "a"), "nests deeper")
+    assert not (tmp_path / "a").exists()
+
+
+def test_zip_entry_is_cut_at_its_ceiling(tmp_path):
+    from projector_tools.errors import SourceError
+    from projector_tools.sources.budgets import read_zip_entry
+
+    path = tmp_path / "a.zip"
+    zip_with(str(path), {"vocab.txt": (b"\0" * (1 << 20), 8)})
+    with zipfile.ZipFile(path) as zf:
+        with pytest.raises(SourceError, match="declares"):
+            read_zip_entry(zf, "vocab.txt", 1 << 20, str(path))
+        info = zf.getinfo("vocab.txt")
+        info.file_size = 10  # a central directory that lies about the size
+        with pytest.raises(SourceError, match="damaged"):  # zipfile stops at the declared size
+            read_zip_entry(zf, "vocab.txt", 1 << 20, str(path))
+
+
+def test_legacy_h5_deep_model_config(cli, tmp_path):
+    h5py = pytest.importorskip("h5py")
+    path = tmp_path / "model.h5"
+    with h5py.File(path, "w") as f:
+        f.attrs["model_config"] = "[" * 30_000 + "]" * 30_000
+        g = f.create_group("model_weights/embedding")
+        g.attrs["weight_names"] = [b"embedding/embeddings:0"]
+        g.create_dataset("embedding/embeddings:0", data=np.ones((4, 2), "float32"))
+        f["model_weights"].attrs["layer_names"] = [b"embedding"]
+    refused(cli.run("export", path, "--logdir", tmp_path / "a"), "nests deeper")
+
+
+def _hf_model(tmp_path, name="model", rows=10):
+    from safetensors.numpy import save_file
+
+    model = tmp_path / name
+    model.mkdir()
+    save_file({"embeddings.word_embeddings.weight": np.ones((rows, 4), "float32")},
+              str(model / "model.safetensors"))
+    return model
+
+
+def test_tokenizer_ids_past_the_rows_and_negative(cli, tmp_path):
+    model = _hf_model(tmp_path)
+    tok = {"version": "1.0", "model": {"type": "WordLevel", "vocab": {"a": 0, "b": 1_000_000_000},
+                                       "unk_token": "a"}}
+    (model / "tokenizer.json").write_text(json.dumps(tok))
+    refused(cli.run("export", model, "--logdir", tmp_path / "a"), "1,000,000,000")
+    vt = _hf_model(tmp_path, "vt")
+    (vt / "vocab.txt").write_text("a\nb\n")
+    (vt / "added_tokens.json").write_text(json.dumps({"big": 2_000_000_000}))
+    refused(cli.run("export", vt, "--logdir", tmp_path / "a"), "2,000,000,000")
+    (vt / "added_tokens.json").write_text(json.dumps({"neg": -5}))
+    refused(cli.run("export", vt, "--logdir", tmp_path / "a"), "negative")
+    (vt / "added_tokens.json").write_text("[" * 100_000 + "]" * 100_000)
+    refused(cli.run("export", vt, "--logdir", tmp_path / "a"), "nests deeper")
+    assert not (tmp_path / "a").exists()
+
+
+# ---------------------------------------------------------------- no fatal aborts
+
+def test_checkpoint_index_with_dtype_99(cli, tmp_path):
+    run = _run(tmp_path)
+    index = next(run.glob("*.index"))
+    patch_dtype(str(index))
+    prefix = str(index)[: -len(".index")]
+    refused(cli.run("export", prefix, "--logdir", tmp_path / "a"), "dtype 99")
+    assert not (tmp_path / "a").exists()
+    before = tree(run)
+    for cmd in READERS + [("doctor", "--fix")]:
+        r = cli.run(*_reader_argv(cmd, run, tmp_path))
+        if cmd[0] == "doctor":  # the damage is a finding of its report (exit 1: problems found)
+            _bounded(r)
+            assert "dtype 99" in r["stdout"], r["stdout"]
+        else:
+            refused(r)  # one line (neighbors: "no loadable 2-D tensor"), no abort
+    assert tree(run) == before
+
+
+# ---------------------------------------------------------------- containment
+
+@pytest.mark.parametrize("how", ["absolute", "dotdot", "symlink", "etc"])
+def test_layout_does_not_follow_metadata_out_of_the_run(cli, tmp_path, how):
+    run = _run(tmp_path / "logdir")
+    secret = tmp_path / "outside" / "secret.tsv"
+    secret.parent.mkdir()
+    secret.write_text(SECRET)
+    if how == "absolute":
+        _point_metadata_at(run, str(secret))
+    elif how == "dotdot":
+        _point_metadata_at(run, "../../outside/secret.tsv")
+    elif how == "etc":
+        _point_metadata_at(run, "/etc/passwd")
+    else:
+        meta = run / _metadata_file(run)
+        meta.unlink()
+        meta.symlink_to(secret)
+    before = tree(run)
+    refused(cli.run("layout", run, "--method", "pca"), "outside")
+    assert tree(run) == before and not holds_secret(run)
+
+
+def test_layout_does_not_follow_a_checkpoint_symlink(cli, tmp_path):
+    run = _run(tmp_path / "logdir")
+    other = _run(tmp_path / "outside")
+    data = next(run.glob("*.data-*"))
+    data.unlink()
+    data.symlink_to(next(other.glob("*.data-*")))
+    before = tree(run)
+    refused(cli.run("layout", run, "--method", "pca"), "outside")
+    assert tree(run) == before
+
+
+def test_layout_with_unparseable_config(cli, tmp_path):
+    run = _run(tmp_path)
+    (run / "projector_config.pbtxt").write_text("embeddings { this is not protobuf")
+    before = tree(run)
+    refused(cli.run("layout", run, "--method", "pca"), "projector config")
+    assert tree(run) == before
+
+
+def test_symlinked_child_run_out_of_the_logdir(cli, tmp_path):
+    logdir = tmp_path / "logdir"
+    _run(logdir, "inside")
+    outside = _run(tmp_path / "outside", "elsewhere-run")
+    (outside / _metadata_file(outside)).write_text("".join(f"secret-{i}\n" for i in range(6)))
+    (logdir / "linked").symlink_to(outside)
+    r = cli.run("doctor", logdir, "--json")
+    _bounded(r)
+    assert "secret-" not in r["stdout"]
+    refused(cli.run("neighbors", logdir, "secret-1", "--run", "linked"))
+
+
+def test_safetensors_index_naming_shards_outside(cli, tmp_path):
+    outside = _hf_model(tmp_path, "outside")
+    for target in ["../outside/model.safetensors", str(outside / "model.safetensors"), "/etc/passwd"]:
+        model = tmp_path / "model"
+        model.mkdir(exist_ok=True)
+        (model / "model.safetensors.index.json").write_text(json.dumps(
+            {"weight_map": {"embeddings.word_embeddings.weight": target}}))
+        refused(cli.run("export", model, "--logdir", tmp_path / "a"), "outside the source folder")
+        assert not (tmp_path / "a").exists()
+    (model / "model.safetensors.index.json").write_text(json.dumps(
+        {"weight_map": {"embeddings.word_embeddings.weight": "../outside/model.safetensors"}}))
+    succeeded(cli.run("export", model, "--logdir", tmp_path / "b", "--allow-outside"))
+
+
+def test_checkpoint_state_file_naming_outside(cli, tmp_path):
+    outside = _run(tmp_path / "outside")
+    prefix = str(next(outside.glob("*.index")))[: -len(".index")]
+    folder = tmp_path / "ckpt"
+    folder.mkdir()
+    for target in ["/etc/passwd", os.path.relpath(prefix, folder)]:
+        (folder / "checkpoint").write_text(f'model_checkpoint_path: "{target}"\n')
+        refused(cli.run("export", folder, "--logdir", tmp_path / "a"), "outside the source folder")
+        assert not (tmp_path / "a").exists()
+    succeeded(cli.run("export", folder, "--logdir", tmp_path / "b", "--allow-outside"))
+    succeeded(cli.run("export", prefix, "--logdir", tmp_path / "c"))  # named yourself
+
+
+# ---------------------------------------------------------------- scaling and long lines
+
+@pytest.mark.slow
+def test_config_repeating_one_tensor_200k_times(cli, tmp_path):
+    run = _run(tmp_path)
+    meta = _metadata_file(run)
+    entry = f'embeddings {{\n  tensor_name: "embedding"\n  metadata_path: "{meta}"\n}}\n'
+    (run / "projector_config.pbtxt").write_text(entry * 200_000)
+    before = tree(run)
+    for cmd in [("doctor",), ("neighbors", "w1"), ("plot", "-o", "{out}/p.png"), ("layout", "--method", "pca")]:
+        r = cli.run(*_reader_argv(cmd, run, tmp_path))
+        if cmd[0] == "doctor":  # the config's error in the report: refused before parsing
+            _bounded(r)
+            assert "ceiling" in r["stdout"], r["stdout"][-2000:]
+        else:
+            refused(r)
+    assert tree(run) == before
+
+
+def test_doctor_fix_on_one_line_metadata(cli, tmp_path):
+    run = _run(tmp_path)
+    meta = run / _metadata_file(run)
+    with open(meta, "wb") as f:  # 256 MiB on one line, written sparse-free but streamed
+        for _ in range(256):
+            f.write(b"x" * (1 << 20))
+    before = tree(run)
+    r = cli.run("doctor", run, "--fix")
+    _bounded(r)
+    assert r["peak_mb"] < 200, r["peak_mb"]
+    if r["status"] != 0:
+        refused(r, "line longer")
+        assert tree(run) == before
