@@ -45,6 +45,9 @@ def custom_standardization(input_data):
 
 def tutorial_model(seed: int = 0) -> keras.Model:
     """TensorFlow's word-embeddings tutorial model, fitted for one epoch."""
+    # Keras names layers by a process-wide counter: a fresh session makes this
+    # layer `text_vectorization` whichever tests built one before in this process.
+    keras.backend.clear_session()
     keras.utils.set_random_seed(seed)
     vectorize_layer = keras.layers.TextVectorization(
         standardize=custom_standardization, max_tokens=MAX_TOKENS,
