@@ -47,6 +47,7 @@ default mode, restart TensorBoard or open another tensor to see new values.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import keras
@@ -96,6 +97,10 @@ class ProjectorCallback(keras.callbacks.Callback):
         :mod:`projector_tools.analysis.layouts`), computed at the end of training, or
         after every export with ``layouts_every_epoch=True`` (they cost time).
       layout_max_rows: fit layouts on a sample of this many rows above it.
+      views: :class:`~projector_tools.View` items, named views of the
+        exported tensors in the Projector's Bookmarks panel (with
+        ``keep_history``, a view of a layer shows its latest epoch); each
+        layout adds a view by ``cluster``.
 
     Under a ``tf.distribute`` strategy only the chief writes.
 
@@ -123,6 +128,7 @@ class ProjectorCallback(keras.callbacks.Callback):
         layouts: Sequence[str] = (),
         layouts_every_epoch: bool = False,
         layout_max_rows: int | None = None,
+        views: Sequence[Any] = (),
     ):
         super().__init__()
         if int(every_n_epochs) < 1:
@@ -139,6 +145,7 @@ class ProjectorCallback(keras.callbacks.Callback):
         self.layouts = check_methods(layouts)
         self.layouts_every_epoch = bool(layouts_every_epoch)
         self.layout_max_rows = DEFAULT_MAX_ROWS if layout_max_rows is None else layout_max_rows
+        self.views = list(views or ())
         self.run_dir: str | None = None
         self.last_result: ExportResult | None = None
         self._chosen: dict[str, Any] = {}
@@ -215,15 +222,19 @@ class ProjectorCallback(keras.callbacks.Callback):
             tensors = current
         sprites = self._add_activations(tensors, metas)
         matrices, metas = prepare(tensors, metas)
+        views = [replace(v, tensor=history_name(v.tensor, epoch)) if self.keep_history and v.tensor in current
+                 else v for v in self.views]
         if with_layouts:
-            from projector_tools.analysis.layouts import add_layouts
+            from projector_tools.analysis.layouts import add_layouts, layout_views
 
             names = [f"{n}@epoch{epoch}" if self.keep_history else n for n in current]
-            matrices, metas = add_layouts(matrices, metas, self.layouts, names=names,
-                                          max_rows=self.layout_max_rows)
+            laid, metas = add_layouts(matrices, metas, self.layouts, names=names,
+                                      max_rows=self.layout_max_rows)
+            views += layout_views(n for n in laid if n not in matrices)
+            matrices = laid
         self.last_result = write_run(
             self.run_dir, matrices, metas, step=epoch, keep_previous=0 if final else 1,
-            sprites=sprites,
+            sprites=sprites, views=views,
         )
         self._exported_epoch = epoch
 
