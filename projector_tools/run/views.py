@@ -139,8 +139,8 @@ def states(views: Iterable[View], *, rows: int, dims: int, columns: Sequence[str
 
 
 def bookmarks_text(state_list: Sequence[Mapping[str, Any]]) -> str:
-    """The bookmarks file's text: the States as a JSON array, keys in the Projector's order."""
-    return json.dumps(list(state_list), ensure_ascii=False, indent=1) + "\n"
+    """The bookmarks file's text: the States as a JSON array, one per line, keys in the Projector's order."""
+    return "[\n" + ",\n".join(json.dumps(dict(s), ensure_ascii=False) for s in state_list) + "\n]\n"
 
 
 def views_from_bookmarks(tensor: str, text: str) -> list[View]:

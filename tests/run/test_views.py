@@ -1,0 +1,136 @@
+"""Named views (the Projector's Bookmarks): the State objects, and the runs that carry them.
+
+The States are checked field by field against what TensorBoard 2.21's
+Projector writes itself (``getCurrentState`` + ``populateBookmarkFromUI`` in
+``projector_binary.js``, read from the installed package); runs are written
+by ``export_embeddings`` and read back as TensorBoard's plugin reads them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+
+import numpy as np
+import pytest
+
+from projector_tools import InputError, Metadata, View, export_embeddings
+from projector_tools.run.config import parse_config
+from projector_tools.run.views import NO_COLOR, STATE_FIELDS, states, views_from_bookmarks
+
+
+def projector_js() -> str:
+    import tensorboard
+
+    path = os.path.join(os.path.dirname(tensorboard.__file__), "plugins", "projector",
+                        "tf_projector_plugin", "projector_binary.js")
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+def test_state_fields_are_every_field_the_projector_writes():
+    js = projector_js()
+    start = js.index("getCurrentState(){")
+    written = set(re.findall(r"\bt\.(\w+)=(?![=>])", js[start:js.index("loadState(t){", start)]))
+    panel = js.index("populateBookmarkFromUI(t){this.disablePolymerChangesTriggerReprojection()")
+    written |= set(re.findall(r"\bt\.(\w+)=(?![=>])", js[panel:js.index("restoreUIFromBookmark", panel)]))
+    written |= {"cameraDef"}  # the scatter plot adapter's populateBookmarkFromUI
+    written |= {"label", "isSelected"}  # the bookmark panel's _addBookmark
+    assert set(STATE_FIELDS) == written
+
+
+def test_states_hold_every_field_with_the_values_that_restore():
+    views = [View("words by positivity", "embedding", color_by="positivity"),
+             View("plain", "embedding", label_by="count")]
+    out = states(views, rows=8185, dims=16, columns=("label", "count", "positivity"))
+    assert [s["label"] for s in out] == ["words by positivity", "plain"]
+    for s in out:
+        assert list(s) == list(STATE_FIELDS)
+        assert s["filteredPoints"] is None  # [] would filter every point out
+        assert s["shuffledDataIndices"] is None  # [] would leave t-SNE/UMAP no sample
+        assert s["projections"] == [] and s["selectedPoints"] == []
+        assert s["selectedProjection"] == "pca" and s["pcaComponentDimensions"] == [0, 1, 2]
+        assert s["dataSetDimensions"] == [8185, 16]
+        assert s["isSelected"] is False
+        assert s["cameraDef"]["orthographic"] is False and len(s["cameraDef"]["position"]) == 3
+        for side in ("XLeft", "XRight", "YUp", "YDown"):
+            assert s[f"custom{side}Text"] == "" and s[f"custom{side}Regex"] is False
+    assert out[0]["selectedColorOptionName"] == "positivity"
+    assert out[0]["selectedLabelOption"] == "label"  # the first column when not named
+    assert out[1]["selectedColorOptionName"] == NO_COLOR and out[1]["selectedLabelOption"] == "count"
+    json.dumps(out)  # plain JSON
+
+
+def test_a_two_column_tensor_gets_a_2d_view_and_one_column_is_called_label():
+    (s,) = states([View("v", "t", color_by="word")], rows=5, dims=2, columns=("label",), names=("word",))
+    assert s["pcaComponentDimensions"] == [0, 1] and s["cameraDef"]["orthographic"] is True
+    assert s["selectedColorOptionName"] == "label"
+
+
+def run_files(run_dir) -> list[str]:
+    return sorted(os.listdir(run_dir)) if os.path.isdir(run_dir) else []
+
+
+def export_with_views(run_dir, views, n=60):
+    rng = np.random.default_rng(0)
+    meta = Metadata({"word": [f"w{i}" for i in range(n)], "kind": ["a", "b", "c"] * (n // 3),
+                     "count": list(range(n))})
+    return export_embeddings({"embedding": rng.normal(size=(n, 5)), "other": rng.normal(size=(n, 3))},
+                             str(run_dir), metadata={"embedding": meta, "other": meta}, views=views)
+
+
+def test_export_writes_each_tensors_views_where_its_config_says(tmp_path):
+    run = tmp_path / "run"
+    views = [View("by kind", "embedding", color_by="kind"), View("by count", "embedding", color_by="count"),
+             View("other by kind", "other", color_by="kind", label_by="word")]
+    result = export_with_views(run, views)
+    config = parse_config((run / "projector_config.pbtxt").read_text())
+    paths = {e.tensor_name: e.bookmarks_path for e in config.embeddings}
+    assert all(re.fullmatch(r"bookmarks-(embedding|other)-[0-9a-f]{12}\.json", p) for p in paths.values())
+    assert result["embedding"].bookmarks_path == str(run / paths["embedding"])
+    emb = json.loads((run / paths["embedding"]).read_text())
+    assert [(s["label"], s["selectedColorOptionName"], s["dataSetDimensions"]) for s in emb] == [
+        ("by kind", "kind", [60, 5]), ("by count", "count", [60, 5])]
+    assert views_from_bookmarks("other", (run / paths["other"]).read_text()) == [views[2]]
+
+    # a new export with other views replaces the file (content-addressed), keeping the previous
+    # export's one until the next, like metadata
+    export_with_views(run, views[:1])
+    new = {e.tensor_name: e.bookmarks_path
+           for e in parse_config((run / "projector_config.pbtxt").read_text()).embeddings}
+    assert new["embedding"] != paths["embedding"] and not new["other"]
+    assert [s["label"] for s in json.loads((run / new["embedding"]).read_text())] == ["by kind"]
+
+
+@pytest.mark.parametrize("view, words", [
+    (View("by size", "embedding", color_by="size"), ["'by size'", "'size'", "word, kind, count", "color_by="]),
+    (View("typo", "embeding", color_by="kind"), ["'typo'", "'embeding'", "embedding, other", "tensor="]),
+    (View("labels", "embedding", label_by="nope"), ["'labels'", "'nope'", "label_by="]),
+    (View("by word", "embedding", color_by="word"), ["'by word'", "60 distinct values", "color_by="]),
+    (View("umap", "embedding", projection="umap"), ["'umap'", "only 'pca'", "embedding/umap"]),
+])
+def test_a_view_the_projector_cannot_open_is_one_clear_error_and_nothing_is_written(tmp_path, view, words):
+    run = tmp_path / "run"
+    with pytest.raises(InputError) as err:
+        export_with_views(run, [View("fine", "embedding", color_by="kind"), view])
+    message = str(err.value)
+    assert "\n" not in message
+    for w in words:
+        assert w in message, message
+    assert run_files(run) == []
+
+
+def test_views_of_an_existing_run_that_fail_leave_it_as_it_was(tmp_path):
+    run = tmp_path / "run"
+    export_with_views(run, [View("by kind", "embedding", color_by="kind")])
+    before = {n: (run / n).read_bytes() for n in run_files(run)}
+    with pytest.raises(InputError):
+        export_with_views(run, [View("by size", "embedding", color_by="size")])
+    assert {n: (run / n).read_bytes() for n in run_files(run)} == before
+
+
+def test_views_must_be_view_items(tmp_path):
+    with pytest.raises(InputError, match="View items"):
+        export_with_views(tmp_path / "run", ["embedding"])
+    assert run_files(tmp_path / "run") == []
