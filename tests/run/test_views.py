@@ -134,3 +134,32 @@ def test_views_must_be_view_items(tmp_path):
     with pytest.raises(InputError, match="View items"):
         export_with_views(tmp_path / "run", ["embedding"])
     assert run_files(tmp_path / "run") == []
+
+
+def test_bookmarks_files_follow_the_switch_like_metadata(tmp_path, monkeypatch):
+    """Same views, same file; new views, a new file, the previous one kept while the
+    previous export is, removed after the next; the transitional config keeps a views
+    file only when it is the very same one (its States hold the tensor's shape)."""
+    from projector_tools.run import cleanup as run_cleanup
+    from projector_tools.run.config import config_text
+    from projector_tools.run.switch import transitional_config
+
+    monkeypatch.setattr(run_cleanup, "RETAIN_RECENT_S", 0.0)  # only the previous export stays
+    run = tmp_path / "run"
+
+    def files() -> list[str]:
+        return sorted(n for n in run_files(run) if n.startswith("bookmarks-"))
+
+    by_kind = [View("by kind", "embedding", color_by="kind")]
+    first = export_with_views(run, by_kind)["embedding"].bookmarks_path
+    assert export_with_views(run, by_kind)["embedding"].bookmarks_path == first
+    second = export_with_views(run, [View("by count", "embedding", color_by="count")])["embedding"].bookmarks_path
+    assert files() == sorted([os.path.basename(first), os.path.basename(second)])
+    export_with_views(run, [View("by count", "embedding", color_by="count")])
+    assert files() == [os.path.basename(second)]
+
+    old = config_text([("embedding", "m.tsv", None, "bookmarks-embedding-1.json")])
+    same, changed = (parse_config(transitional_config(old, [("embedding", "m.tsv", None, b)], {"embedding"}))
+                     .embeddings[0].bookmarks_path
+                     for b in ("bookmarks-embedding-1.json", "bookmarks-embedding-2.json"))
+    assert (same, changed) == ("bookmarks-embedding-1.json", "")
