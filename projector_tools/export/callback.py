@@ -166,7 +166,7 @@ class ProjectorCallback(keras.callbacks.Callback):
                     f"Embedding layer {name!r} has {rows} rows (input_dim) but its metadata "
                     f"has {len(meta)} labels; pass one label per id"
                 )
-        self._check_activations()
+        self._check_views(self._check_activations())
         self.run_dir = None
         self._last_epoch = None
         self._exported_epoch = None
@@ -239,10 +239,22 @@ class ProjectorCallback(keras.callbacks.Callback):
         self._exported_epoch = epoch
 
 
-    def _check_activations(self) -> None:
-        """Fail at the start of training, not at the first export."""
+    def _check_views(self, names: set[str]) -> None:
+        """Fail at the start of training, not at the first export: a view of no
+        tensor, or of a labelled layer without its column (an activation's
+        columns are known only once computed, at each export's own check)."""
+        from projector_tools.analysis.layouts import layout_name
+        from projector_tools.run.views import View, check_views
+
+        names = names | {layout_name(n, m) for n in self._chosen for m in self.layouts}
+        early = [v for v in self.views
+                 if not isinstance(v, View) or v.tensor in self._metas or v.tensor not in names]
+        check_views(early, sorted(names), {n: {c: m.column(c) for c in m.names} for n, m in self._metas.items()})
+
+    def _check_activations(self) -> set[str]:
+        """Fail at the start of training, not at the first export; the tensor names of an export."""
         if not self.activations:
-            return
+            return set(self._chosen)
         from projector_tools.export.activation_model import activation_model
         from projector_tools.export.activations import ActivationSpec
 
@@ -261,6 +273,7 @@ class ProjectorCallback(keras.callbacks.Callback):
                 )
             names.add(name)
         self._sprites = {}
+        return names
 
     def _add_activations(self, tensors: dict[str, Any], metas: dict[str, Metadata]) -> dict[str, Sprite]:
         """Add each ActivationSpec's tensor (and labels); return their sprites."""

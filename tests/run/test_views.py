@@ -163,3 +163,28 @@ def test_bookmarks_files_follow_the_switch_like_metadata(tmp_path, monkeypatch):
                      .embeddings[0].bookmarks_path
                      for b in ("bookmarks-embedding-1.json", "bookmarks-embedding-2.json"))
     assert (same, changed) == ("bookmarks-embedding-1.json", "")
+
+
+def test_a_callbacks_bad_view_stops_training_before_the_first_epoch(tmp_path):
+    import keras
+
+    from projector_tools import ProjectorCallback
+
+    model = keras.Sequential([keras.Input((4,), dtype="int32"), keras.layers.Embedding(20, 3, name="words"),
+                              keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(1)])
+    model.compile("adam", "mse")
+    x, y = np.arange(40).reshape(10, 4) % 20, np.ones((10, 1))
+    epochs: list[int] = []
+    labels = Metadata({"word": [f"w{i}" for i in range(20)], "kind": ["a", "b"] * 10})
+    run = tmp_path / "run"
+    callback = ProjectorCallback(str(run), metadata=labels,
+                                 views=[View("by size", "words", color_by="size")])
+    spy = keras.callbacks.LambdaCallback(on_epoch_begin=lambda epoch, logs: epochs.append(epoch))
+    with pytest.raises(InputError, match="'by size'.*no metadata column 'size'"):
+        model.fit(x, y, epochs=2, verbose=0, callbacks=[callback, spy])
+    assert epochs == [] and run_files(run) == []
+
+    good = ProjectorCallback(str(run), metadata=labels, views=[View("by kind", "words", color_by="kind")])
+    model.fit(x, y, epochs=1, verbose=0, callbacks=[good])
+    (entry,) = parse_config((run / "projector_config.pbtxt").read_text()).embeddings
+    assert [s["label"] for s in json.loads((run / entry.bookmarks_path).read_text())] == ["by kind"]
