@@ -179,6 +179,8 @@ def check_views(views: Sequence[Any], names: Sequence[str], columns: Mapping[str
         if not isinstance(view, View):
             raise InputError(f"views= takes View items (from projector_tools import View), got {view!r}")
         where = f"view {view.label!r}"
+        if not isinstance(view.label, str) or not view.label.strip():
+            raise InputError(f"{where}: a view needs a name to list in the Bookmarks panel, View('words by count', ...)")
         if view.projection not in PROJECTIONS:
             raise InputError(
                 f"{where}: projection {view.projection!r} cannot be restored from a bookmark by "

@@ -198,7 +198,8 @@ def write_run(
     """
     logdir = str(logdir)
     views = list(views or ())
-    check_views(views, list(matrices), {n: {c: meta.column(c) for c in meta.names} for n, meta in metas.items()})
+    if views:  # before anything is written
+        check_views(views, list(matrices), {n: {c: m.column(c) for c in m.names} for n, m in metas.items()})
     with run_lock(logdir, timeout=lock_timeout) as lock:
         return _write_run_locked(
             logdir, matrices, metas, lock, step=step, keep_previous=keep_previous, sprites=sprites,

@@ -109,6 +109,7 @@ def test_export_writes_each_tensors_views_where_its_config_says(tmp_path):
     (View("labels", "embedding", label_by="nope"), ["'labels'", "'nope'", "label_by="]),
     (View("by word", "embedding", color_by="word"), ["'by word'", "60 distinct values", "color_by="]),
     (View("umap", "embedding", projection="umap"), ["'umap'", "only 'pca'", "embedding/umap"]),
+    (View(" ", "embedding"), ["needs a name", "View("]),
 ])
 def test_a_view_the_projector_cannot_open_is_one_clear_error_and_nothing_is_written(tmp_path, view, words):
     run = tmp_path / "run"
