@@ -7,7 +7,7 @@ Every point loads, with the right label, every time::
     # tensorboard --logdir runs
 
 The public API is small: :func:`export_embeddings`, :class:`Metadata`,
-:func:`subword_metadata`, :func:`vocabulary_metadata`, the label escape
+:func:`subword_metadata`, :func:`vocabulary_metadata`, :class:`View`, the label escape
 functions, :class:`ProjectorCallback`, :func:`export_activations` with
 :class:`ActivationSpec`, :func:`train` with :class:`TrainOptions`, :func:`build_subword_encoder`,
 :func:`publish` (a run as a static Projector site) with :class:`PublishResult`, and
@@ -35,6 +35,7 @@ _LAZY = {
     "ExportResult": "projector_tools.run.writer",
     "export_embeddings": "projector_tools.export.embeddings",
     "Metadata": "projector_tools.run.metadata",
+    "View": "projector_tools.run.views",
     "escape_label": "projector_tools.run.metadata",
     "parse_projector_tsv": "projector_tools.run.metadata",
     "subword_metadata": "projector_tools.run.metadata",
@@ -67,6 +68,7 @@ __all__ = [
     "ShapeMismatchError",
     "TrainOptions",
     "SourceError",
+    "View",
     "build_subword_encoder",
     "escape_label",
     "export_activations",

@@ -59,6 +59,7 @@ BLOCKS = {
     "activation_spec": 'ActivationSpec(x_val[:2000], layer="pool", name="reviews",',
     "export_activations_cli": "projector-tools export-activations model.keras x.npy --layer hidden",
     "sprites": "d = load_digits()",
+    "views_python": 'views=[View("words by mood", "embedding", color_by="mood")])',
     "doctor_neighbors_plot": "projector-tools doctor runs/ --json",
     "run_files": "  events.out.tfevents.*",
     "layout_cli": "projector-tools layout runs/demo/train --method tsne --tensor embedding",
@@ -806,6 +807,21 @@ def test_sprites(tmp_path):
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
 
 
+def test_views_python(tmp_path):
+    """The views block: the config names the tensor's bookmarks file, which holds the view."""
+    import json
+
+    from projector_tools.run.switch import read_run_config
+
+    run_python_block("views_python", "", tmp_path)
+    run_dir = tmp_path / "runs" / "words"
+    assert labels_of(served(run_dir), "embedding") == ["good", "great", "lovely", "bad", "awful", "dull"]
+    (entry,) = read_run_config(str(run_dir)).embeddings
+    states = json.loads((run_dir / entry.bookmarks_path).read_text(encoding="utf-8"))
+    assert [(s["label"], s["selectedColorOptionName"], s["dataSetDimensions"]) for s in states] == [
+        ("words by mood", "mood", [6, 8])]
+
+
 # --------------------------------------------------------------------------
 # "When a logdir shows nothing"
 
@@ -878,8 +894,8 @@ def test_doctor_neighbors_plot(cli, trained, tmp_path):
 
 
 def test_run_files(tmp_path):
-    """The untagged block lists a run's files: an export with images has exactly those."""
-    from projector_tools import export_embeddings
+    """The untagged block lists a run's files: an export with images and views has exactly those."""
+    from projector_tools import View, export_embeddings
 
     block = readme_block("run_files")
     assert block.lang == ""
@@ -890,7 +906,8 @@ def test_run_files(tmp_path):
     run_dir = tmp_path / "runs" / "imdb"
     export_embeddings({"embedding": rng.normal(size=(20, 4)), "words": rng.normal(size=(20, 3))},
                       str(run_dir), metadata={"embedding": ids(20)},
-                      images={"embedding": rng.uniform(size=(20, 8, 8))})
+                      images={"embedding": rng.uniform(size=(20, 8, 8))},
+                      views=[View("every point", "embedding")])
 
     def pattern(name: str) -> str:
         rx = re.escape(name).replace(re.escape("<step>"), r"\d+").replace(re.escape("<tensor>"), r"[^/]+")

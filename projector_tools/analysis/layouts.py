@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import importlib
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -42,6 +42,7 @@ import numpy as np
 from projector_tools.errors import InputError, MissingDependencyError
 from projector_tools.process import voice
 from projector_tools.run.metadata import Metadata
+from projector_tools.run.views import View
 
 __all__ = [
     "CLUSTER_COLUMN",
@@ -51,6 +52,7 @@ __all__ = [
     "cluster_labels",
     "compute_layout",
     "layout_name",
+    "layout_views",
     "neighbor_agreement",
 ]
 
@@ -80,6 +82,17 @@ def is_layout_name(name: str) -> bool:
     """Whether ``name`` is a layout tensor's name (``<tensor>/<method>``)."""
     head, _, tail = name.rpartition("/")
     return bool(head) and tail in METHODS
+
+
+def layout_views(names: Iterable[str]) -> list[View]:
+    """A view by ``cluster`` of each layout tensor in ``names`` (the Projector's PCA of 3 columns shows them).
+
+        >>> [(v.label, v.tensor, v.color_by) for v in layout_views(["embedding", "embedding/umap"])]
+        [('embedding: UMAP by cluster', 'embedding/umap', 'cluster')]
+    """
+    titles = {"umap": "UMAP", "tsne": "t-SNE", "pca": "PCA"}
+    return [View(f"{n.rpartition('/')[0]}: {titles[n.rpartition('/')[2]]} by {CLUSTER_COLUMN}", n,
+                 color_by=CLUSTER_COLUMN, categorical=True) for n in names if is_layout_name(n)]
 
 
 def check_methods(methods: str | Sequence[str]) -> tuple[str, ...]:

@@ -47,6 +47,7 @@ default mode, restart TensorBoard or open another tensor to see new values.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import keras
@@ -96,6 +97,10 @@ class ProjectorCallback(keras.callbacks.Callback):
         :mod:`projector_tools.analysis.layouts`), computed at the end of training, or
         after every export with ``layouts_every_epoch=True`` (they cost time).
       layout_max_rows: fit layouts on a sample of this many rows above it.
+      views: :class:`~projector_tools.View` items, named views of the
+        exported tensors in the Projector's Bookmarks panel (with
+        ``keep_history``, a view of a layer shows its latest epoch); each
+        layout adds a view by ``cluster``.
 
     Under a ``tf.distribute`` strategy only the chief writes.
 
@@ -123,6 +128,7 @@ class ProjectorCallback(keras.callbacks.Callback):
         layouts: Sequence[str] = (),
         layouts_every_epoch: bool = False,
         layout_max_rows: int | None = None,
+        views: Sequence[Any] = (),
     ):
         super().__init__()
         if int(every_n_epochs) < 1:
@@ -139,6 +145,7 @@ class ProjectorCallback(keras.callbacks.Callback):
         self.layouts = check_methods(layouts)
         self.layouts_every_epoch = bool(layouts_every_epoch)
         self.layout_max_rows = DEFAULT_MAX_ROWS if layout_max_rows is None else layout_max_rows
+        self.views = list(views or ())
         self.run_dir: str | None = None
         self.last_result: ExportResult | None = None
         self._chosen: dict[str, Any] = {}
@@ -159,7 +166,7 @@ class ProjectorCallback(keras.callbacks.Callback):
                     f"Embedding layer {name!r} has {rows} rows (input_dim) but its metadata "
                     f"has {len(meta)} labels; pass one label per id"
                 )
-        self._check_activations()
+        self._check_views(self._check_activations())
         self.run_dir = None
         self._last_epoch = None
         self._exported_epoch = None
@@ -216,23 +223,39 @@ class ProjectorCallback(keras.callbacks.Callback):
         sprites = self._add_activations(tensors, metas)
         # the row-limit note once per training, not once per epoch
         matrices, metas = prepare(tensors, metas, say_row_limit=self._exported_epoch is None)
+        views = [replace(v, tensor=history_name(v.tensor, epoch)) if self.keep_history and v.tensor in current
+                 else v for v in self.views]
         if with_layouts:
-            from projector_tools.analysis.layouts import add_layouts
+            from projector_tools.analysis.layouts import add_layouts, layout_views
 
             names = [f"{n}@epoch{epoch}" if self.keep_history else n for n in current]
-            matrices, metas = add_layouts(matrices, metas, self.layouts, names=names,
-                                          max_rows=self.layout_max_rows)
+            laid, metas = add_layouts(matrices, metas, self.layouts, names=names,
+                                      max_rows=self.layout_max_rows)
+            views += layout_views(n for n in laid if n not in matrices)
+            matrices = laid
         self.last_result = write_run(
             self.run_dir, matrices, metas, step=epoch, keep_previous=0 if final else 1,
-            sprites=sprites,
+            sprites=sprites, views=views,
         )
         self._exported_epoch = epoch
 
 
-    def _check_activations(self) -> None:
-        """Fail at the start of training, not at the first export."""
+    def _check_views(self, names: set[str]) -> None:
+        """Fail at the start of training, not at the first export: a view of no
+        tensor, or of a labelled layer without its column (an activation's
+        columns are known only once computed, at each export's own check)."""
+        from projector_tools.analysis.layouts import layout_name
+        from projector_tools.run.views import View, check_views
+
+        names = names | {layout_name(n, m) for n in self._chosen for m in self.layouts}
+        early = [v for v in self.views
+                 if not isinstance(v, View) or v.tensor in self._metas or v.tensor not in names]
+        check_views(early, sorted(names), {n: {c: m.column(c) for c in m.names} for n, m in self._metas.items()})
+
+    def _check_activations(self) -> set[str]:
+        """Fail at the start of training, not at the first export; the tensor names of an export."""
         if not self.activations:
-            return
+            return set(self._chosen)
         from projector_tools.export.activation_model import activation_model
         from projector_tools.export.activations import ActivationSpec
 
@@ -251,6 +274,7 @@ class ProjectorCallback(keras.callbacks.Callback):
                 )
             names.add(name)
         self._sprites = {}
+        return names
 
     def _add_activations(self, tensors: dict[str, Any], metas: dict[str, Metadata]) -> dict[str, Sprite]:
         """Add each ActivationSpec's tensor (and labels); return their sprites."""

@@ -25,6 +25,7 @@ from projector_tools.errors import InputError, ShapeMismatchError
 from projector_tools.sources.keras_layers import is_keras_model, layer_weights, select_embedding_layers
 from projector_tools.run.matrix import as_matrix
 from projector_tools.run.metadata import Metadata, as_metadata
+from projector_tools.run.views import View
 from projector_tools.run.writer import ExportedTensor, ExportResult, write_run
 from projector_tools.run.sprite import build_sprites
 
@@ -47,6 +48,7 @@ def export_embeddings(
     images: Any = None,
     layouts: Sequence[str] = (),
     layout_max_rows: int | None = None,
+    views: Sequence[View] = (),
 ) -> ExportResult:
     """Write ``source`` as a Projector-ready run into the directory ``logdir``.
 
@@ -67,17 +69,18 @@ def export_embeddings(
     3-column layout of every row computed here (:mod:`projector_tools.analysis.layouts`)
     as the tensor ``<tensor>/<method>``, labelled like the tensor plus a
     ``cluster`` column; above ``layout_max_rows`` rows (default
-    :data:`~projector_tools.analysis.layouts.DEFAULT_MAX_ROWS`) it is fitted on a sample.
+    :data:`~projector_tools.analysis.layouts.DEFAULT_MAX_ROWS`) it is fitted on a
+    sample, and gets a view by ``cluster``. ``views`` (:class:`~projector_tools.View`)
+    are named views in the Projector's *Bookmarks* panel (:mod:`projector_tools.run.views`).
 
         Example::
 
-            from projector_tools import export_embeddings, subword_metadata
-            export_embeddings(model, "runs/imdb", metadata=subword_metadata(encoder))
-            # then: tensorboard --logdir runs
+            from projector_tools import Metadata, View, export_embeddings
+            export_embeddings(m, "runs/words", metadata=Metadata({"word": words, "kind": kinds}),
+                              views=[View("words by kind", "embedding", color_by="kind")])
 
-    Raises :class:`~projector_tools.errors.InputError` (bad arrays, labels,
-    layer names) or :class:`~projector_tools.errors.LogdirError` before
-    anything is written.
+    Raises :class:`~projector_tools.errors.InputError` (bad arrays, labels, layer
+    names, views) or :class:`~projector_tools.errors.LogdirError` before anything is written.
     """
     tensors = collect_tensors(source, layers)
     labels = normalize_metadata(metadata, list(tensors))
@@ -89,19 +92,22 @@ def export_embeddings(
     sprites = build_sprites(select_images(images, max_rows, rows),
                             {name: m.shape[0] for name, m in matrices.items()})
     if layouts:
-        matrices, metas = _with_layouts(matrices, metas, layouts, layout_max_rows)
-    return write_run(logdir, matrices, metas, step=step, sprites=sprites, lock_timeout=lock_timeout)
+        matrices, metas, views = _with_layouts(matrices, metas, layouts, layout_max_rows, list(views))
+    return write_run(logdir, matrices, metas, step=step, sprites=sprites, lock_timeout=lock_timeout, views=views)
 
 
 def _with_layouts(matrices: dict[str, np.ndarray], metas: dict[str, Metadata], layouts: Sequence[str],
-                  layout_max_rows: int | None) -> tuple[dict[str, np.ndarray], dict[str, Metadata]]:
-    """``matrices``/``metas`` with the ``layouts`` of every tensor added (:mod:`projector_tools.analysis.layouts`)."""
-    from projector_tools.analysis.layouts import DEFAULT_MAX_ROWS, add_layouts
+                  layout_max_rows: int | None, views: list[View]
+                  ) -> tuple[dict[str, np.ndarray], dict[str, Metadata], list[View]]:
+    """``matrices``/``metas`` with the ``layouts`` of every tensor added
+    (:mod:`projector_tools.analysis.layouts`), ``views`` with a view of each."""
+    from projector_tools.analysis.layouts import DEFAULT_MAX_ROWS, add_layouts, layout_views
 
-    return add_layouts(
+    laid, metas = add_layouts(
         matrices, metas, layouts,
         max_rows=DEFAULT_MAX_ROWS if layout_max_rows is None else layout_max_rows,
     )
+    return laid, metas, views + layout_views(n for n in laid if n not in matrices)
 
 
 def select_images(images: Any, max_rows: int | None, rows: Sequence[int] | None) -> Any:

@@ -9,7 +9,8 @@ run's lock, and only if no other export landed meanwhile): the
 original tensors and their metadata files go back unchanged (same bytes,
 same content-addressed file), the layout tensors ``<tensor>/<method>`` are
 added beside them with a metadata file of their own: the tensor's columns
-plus ``cluster``. A layout already there is replaced.
+plus ``cluster``, and a view "<tensor>: UMAP by cluster" in the Projector's
+Bookmarks panel (the run's other views are kept). A layout already there is replaced.
 
     >>> import os, tempfile, numpy as np
     >>> from projector_tools import export_embeddings
@@ -67,7 +68,8 @@ def add_layouts_to_run(
     from projector_tools.export.embeddings import prepare
     from projector_tools.run.files import current_export
     from projector_tools.run.writer import write_run
-    from projector_tools.analysis.layouts import DEFAULT_MAX_ROWS, add_layouts, check_methods, is_layout_name
+    from projector_tools.analysis.layouts import (
+        DEFAULT_MAX_ROWS, add_layouts, check_methods, is_layout_name, layout_views)
     from projector_tools.run.lock import run_lock
 
     methods = check_methods(methods)
@@ -76,7 +78,7 @@ def add_layouts_to_run(
     run_dir = str(run_dir)
     rel = _exported(run_dir)
     _require_checkpoint_inside(run_dir, rel)
-    current, paths = _current_tensors(run_dir)
+    current, paths, views = _current_tensors(run_dir)
     originals = {n: m for n, m in current.items() if not is_layout_name(n)}
     chosen = list(tensors) if tensors else list(originals)
     unknown = [n for n in chosen if n not in current]
@@ -98,6 +100,7 @@ def add_layouts_to_run(
     )
     for n in id_labels:
         checked.pop(n)
+    views = [v for v in views if v.tensor in keep] + layout_views(sorted(replaced))
     # The layout took a while without holding the run's lock (other exports
     # may go on); write only if the export it was computed from is still the
     # run's current one, under the lock, so nothing newer is overwritten.
@@ -107,7 +110,7 @@ def add_layouts_to_run(
                 f"{run_dir!r} was exported again while its layout was computed; run "
                 "`projector-tools layout` again to lay out the new export"
             )
-        return write_run(run_dir, matrices, checked)
+        return write_run(run_dir, matrices, checked, views=views)
 
 
 def _require_checkpoint_inside(run_dir: str, rel: str) -> None:
@@ -137,8 +140,8 @@ def _exported(run_dir: str) -> str:
     return rel
 
 
-def _current_tensors(run_dir: str) -> tuple[dict[str, Any], dict[str, str]]:
-    """``({tensor: matrix}, {tensor: metadata file})`` of the run's current export,
+def _current_tensors(run_dir: str) -> tuple[dict[str, Any], dict[str, str], list]:
+    """``({tensor: matrix}, {tensor: metadata file}, [View])`` of the run's current export,
     tensors in the config's order (the checkpoint lists them in no useful order):
     the Projector opens the first tensor, neighbors and plot default to it."""
     from projector_tools.run.switch import read_run_config
@@ -148,9 +151,26 @@ def _current_tensors(run_dir: str) -> tuple[dict[str, Any], dict[str, str]]:
     order = [e.tensor_name for e in config.embeddings] if config else []
     current = dict(sorted(read_current_tensors(run_dir).items(),
                           key=lambda item: order.index(item[0]) if item[0] in order else len(order)))
-    paths = {e.tensor_name: e.metadata_path for e in (config.embeddings if config else [])
-             if e.metadata_path}
-    return current, paths
+    embeddings = list(config.embeddings) if config else []
+    paths = {e.tensor_name: e.metadata_path for e in embeddings if e.metadata_path}
+    return current, paths, read_run_views(run_dir, embeddings)
+
+
+def read_run_views(run_dir: str, embeddings) -> list:
+    """The :class:`~projector_tools.run.views.View` items of the config's ``embeddings``'
+    bookmarks files that this tool wrote (an unreadable one is left out)."""
+    from projector_tools.run.containment import require_inside
+    from projector_tools.run.views import views_from_bookmarks
+
+    views = []
+    for e in embeddings:
+        if e.bookmarks_path:
+            path = require_inside(fsio.join(run_dir, e.bookmarks_path), run_dir, "bookmarks_path")
+            try:
+                views += views_from_bookmarks(e.tensor_name, fsio.read_text(path))
+            except (ValueError, AttributeError, TypeError, fsio.errors().OpError):
+                continue  # not a views file this tool can read back: not kept
+    return views
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:

@@ -19,6 +19,7 @@ from projector_tools.run.checkpoint import checkpoint_files
 from projector_tools.run.files import (
     STATE_FILENAME,
     current_export,
+    is_bookmarks_file,
     is_export_checkpoint_file,
     is_metadata_file,
     is_sprite_file,
@@ -79,6 +80,7 @@ def config_metadata_files(logdir: str) -> set[str]:
     if config is None:
         return set()
     files = {e.metadata_path for e in config.embeddings if e.metadata_path}
+    files |= {e.bookmarks_path for e in config.embeddings if e.bookmarks_path}
     return files | {e.sprite.image_path for e in config.embeddings if e.sprite.image_path}
 
 
@@ -121,7 +123,7 @@ def cleanup(
                 if recent_stems[stem]:
                     continue
             fsio.remove(path)
-        elif is_metadata_file(name) or is_sprite_file(name):
+        elif is_metadata_file(name) or is_sprite_file(name) or is_bookmarks_file(name):
             if name not in keep_files and not recent(path):
                 fsio.remove(path)
         elif fsio.TMP_MARK in name:

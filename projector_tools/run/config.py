@@ -1,7 +1,7 @@
 """``projector_config.pbtxt``: the text proto the Projector reads in a run.
 
 Only what stays valid when a logdir is copied elsewhere is written: tensor
-names and *relative* metadata paths. No ``model_checkpoint_path``:
+names and *relative* metadata, sprite and bookmarks paths. No ``model_checkpoint_path``:
 TensorBoard resolves that one against its own working directory, so the
 checkpoint is found through the run's ``checkpoint`` state file instead.
 
@@ -30,18 +30,23 @@ class SpriteRef:
     height: int
 
 
-#: ``(tensor name, metadata path)`` or ``(tensor name, metadata path, sprite)``.
-Entry = Union[tuple[str, Union[str, None]], tuple[str, Union[str, None], Union[SpriteRef, None]]]
+#: ``(tensor name, metadata path)``, ``(tensor name, metadata path, sprite)``
+#: or ``(tensor name, metadata path, sprite, bookmarks path)``.
+Entry = Union[tuple[str, Union[str, None]], tuple[str, Union[str, None], Union[SpriteRef, None]],
+              tuple[str, Union[str, None], Union[SpriteRef, None], Union[str, None]]]
 
 
 def build_config(entries: Iterable[Entry]):
-    """A ``ProjectorConfig`` proto with one embedding per (tensor, metadata path[, sprite])."""
+    """A ``ProjectorConfig`` proto with one embedding per (tensor, metadata path[, sprite[,
+    bookmarks path]]): ``bookmarks_path`` is EmbeddingInfo's field for the
+    tensor's views (:mod:`projector_tools.run.views`)."""
     from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
 
     config = ProjectorConfig()
     for entry in entries:
         tensor_name, metadata_path = entry[0], entry[1]
         sprite = entry[2] if len(entry) > 2 else None
+        bookmarks_path = entry[3] if len(entry) > 3 else None
         emb = config.embeddings.add()
         emb.tensor_name = tensor_name
         if metadata_path:
@@ -49,6 +54,8 @@ def build_config(entries: Iterable[Entry]):
         if sprite is not None:
             emb.sprite.image_path = sprite.image_path
             emb.sprite.single_image_dim.extend([int(sprite.width), int(sprite.height)])
+        if bookmarks_path:
+            emb.bookmarks_path = bookmarks_path
     return config
 
 

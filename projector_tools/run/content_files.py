@@ -1,7 +1,7 @@
-"""The content-addressed files of an export: metadata TSVs and sprite PNGs.
+"""The content-addressed files of an export: metadata TSVs, sprite PNGs, bookmarks.
 
 Each is named by a hash of its content (``metadata-<tensor>-<hash>.tsv``,
-``sprite-<tensor>-<hash>.png``) and written under a temporary name, then
+``sprite-<tensor>-<hash>.png``, ``bookmarks-<tensor>-<hash>.json``) and written under a temporary name, then
 renamed, before the run's config is switched over to name it; an
 unchanged label set or sprite keeps its file.
 
@@ -16,12 +16,21 @@ unchanged label set or sprite keeps its file.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
+
+import numpy as np
 
 from projector_tools import fsio
-from projector_tools.run.files import is_metadata_file, metadata_filename, sprite_filename
+from projector_tools.run.files import (
+    bookmarks_filename,
+    is_metadata_file,
+    metadata_filename,
+    sprite_filename,
+)
 from projector_tools.run.metadata import Metadata
 from projector_tools.run.metadata_stream import tsv_chunks
 from projector_tools.run.sprite import Sprite
+from projector_tools.run.views import View, bookmarks_text, projector_columns, states
 
 
 def write_metadata(logdir: str, name: str, meta: Metadata) -> str:
@@ -57,17 +66,46 @@ def write_sprite(logdir: str, name: str, sprite: Sprite) -> str:
     Content-addressed like metadata: a temporary file renamed to its hash
     name (an unchanged sprite keeps its file), before the switch-over.
     """
-    short = hashlib.sha1(sprite.png).hexdigest()[:12]
-    fname = sprite_filename(name, short)
+    return _write_addressed(logdir, sprite.png, lambda short: sprite_filename(name, short))
+
+
+def write_bookmarks(logdir: str, name: str, text: str) -> str:
+    """Write a views file's ``text`` (:func:`projector_tools.run.views.bookmarks_text`)
+    as ``bookmarks-<tensor>-<hash>.json`` in ``logdir``; return the name.
+
+    Content-addressed like sprites: the States hold the tensor's shape, so a
+    file name seen in a config always goes with a tensor of that shape.
+    """
+    return _write_addressed(logdir, text.encode("utf-8"), lambda short: bookmarks_filename(name, short))
+
+
+def _write_addressed(logdir: str, data: bytes, filename) -> str:
+    """``data`` under ``filename(<sha1 prefix>)`` in ``logdir`` (a temporary file renamed), unless there."""
+    fname = filename(hashlib.sha1(data).hexdigest()[:12])
     path = fsio.join(logdir, fname)
     if not fsio.exists(path):
         tmp = fsio.tmp_name(path)
         try:
             with fsio.open_stream(tmp) as out:
-                out.write(sprite.png)
+                out.write(data)
         except Exception:
             fsio.remove(tmp)
             raise
         fsio.rename(tmp, path)
     return fname
 
+
+def write_views(logdir: str, matrices: Mapping[str, np.ndarray], metas: Mapping[str, Metadata],
+                 views: list[View]) -> dict[str, str]:
+    """Write each viewed tensor's bookmarks file (:func:`write_bookmarks`, before the
+    switch-over); ``{tensor: file name}``. ``views`` are checked already
+    (:func:`~projector_tools.run.views.check_views`)."""
+    out = {}
+    for name, matrix in matrices.items():
+        mine = [v for v in views if v.tensor == name]
+        if mine:
+            names = metas[name].names if name in metas else ()
+            text = bookmarks_text(states(mine, rows=matrix.shape[0], dims=matrix.shape[1],
+                                         columns=projector_columns(names) if names else (), names=names))
+            out[name] = write_bookmarks(logdir, name, text)
+    return out

@@ -7,6 +7,7 @@ What TensorBoard looks for in a run directory, and what an export adds::
     embeddings-<step>[_<k>].*       an export's checkpoint (index + data files)
     metadata-<slug>-<hash>.tsv      labels, named by tensor and content hash
     sprite-<slug>-<hash>.png        thumbnails, one per row (with images=)
+    bookmarks-<slug>-<hash>.json    named views of a tensor (with views=), run/views.py
     plugins/org_tensorflow_tensorboard_projector/   the plugin's assets directory
 
 Every module that names, reads or writes one of these (export, inspection,
@@ -34,6 +35,8 @@ METADATA_PREFIX = "metadata-"
 METADATA_SUFFIX = ".tsv"
 SPRITE_PREFIX = "sprite-"
 SPRITE_SUFFIX = ".png"
+BOOKMARKS_PREFIX = "bookmarks-"
+BOOKMARKS_SUFFIX = ".json"
 # The run keras.callbacks.TensorBoard(log_dir=L) writes training scalars (and
 # its embeddings) into, and the run an export goes into beside child runs.
 KERAS_TRAIN_RUN = "train"
@@ -183,10 +186,22 @@ def is_sprite_file(name: str) -> bool:
     return name.startswith(SPRITE_PREFIX) and name.endswith(SPRITE_SUFFIX)
 
 
+def bookmarks_filename(tensor: str, digest: str) -> str:
+    """``bookmarks-<slug>-<digest>.json``: the name of ``tensor``'s views file
+    (:mod:`projector_tools.run.views`)."""
+    return f"{BOOKMARKS_PREFIX}{tensor_slug(tensor)}-{digest}{BOOKMARKS_SUFFIX}"
+
+
+def is_bookmarks_file(name: str) -> bool:
+    """True for a views (bookmarks) file name an export writes."""
+    return name.startswith(BOOKMARKS_PREFIX) and name.endswith(BOOKMARKS_SUFFIX)
+
+
 def is_export_file(name: str) -> bool:
     """True for a file an export writes and a later one replaces: its
-    checkpoint, metadata and sprite files."""
-    return is_export_checkpoint_file(name) or is_metadata_file(name) or is_sprite_file(name)
+    checkpoint, metadata, sprite and bookmarks files."""
+    return (is_export_checkpoint_file(name) or is_metadata_file(name) or is_sprite_file(name)
+            or is_bookmarks_file(name))
 
 
 def current_export(run_dir: str) -> tuple[str | None, int]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from projector_tools import fsio
 from projector_tools.sources.budgets import MAX_LINE_BYTES, check_config_size
 from projector_tools.errors import LogdirError, SourceError
-from projector_tools.run.config import CONFIG_FILENAME, SpriteRef, config_text, parse_config, sprite_of
+from projector_tools.run.config import CONFIG_FILENAME, config_text, parse_config, sprite_of
 
 __all__ = ["SWITCH_GRACE_S", "switch", "transitional_config", "old_names", "never_shorter",
            "file_size", "write_tmp", "read_run_config"]
@@ -40,8 +40,7 @@ def old_names(logdir: str, old_rel: str) -> list[str]:
 
 
 def transitional_config(
-    old_text: str | None, entries: list[tuple[str, str | None, SpriteRef | None]],
-    old_names: set[str],
+    old_text: str | None, entries: list[tuple], old_names: set[str],
 ) -> str:
     """The config that is consistent with both the old and the new checkpoint.
 
@@ -49,25 +48,25 @@ def transitional_config(
     same file in the old config (same labels, hence same rows); the others
     are listed without metadata. Tensors only in one export are left out
     (TensorBoard lists checkpoint tensors missing from the config unlabelled).
-    Sprites follow the same rule as metadata (one image per row).
+    Sprites and bookmarks (``(name, metadata, sprite[, bookmarks])`` entries)
+    follow the same rule as metadata (one image per row; views of that shape).
     """
-    old_meta: dict[str, str] = {}
-    old_sprite: dict[str, SpriteRef | None] = {}
+    old: dict[str, tuple] = {}
     if old_text:
         from google.protobuf import text_format
 
         try:
-            parsed = parse_config(old_text).embeddings
-            old_meta = {e.tensor_name: e.metadata_path for e in parsed}
-            old_sprite = {e.tensor_name: sprite_of(e) for e in parsed}
+            old = {e.tensor_name: (e.metadata_path, sprite_of(e), e.bookmarks_path)
+                   for e in parse_config(old_text).embeddings}
         except text_format.ParseError:  # a config edited by hand: keep no labels
-            old_meta, old_sprite = {}, {}
+            old = {}
     kept = []
-    for name, path, sprite in entries:
+    for entry in entries:
+        name, fields = entry[0], (tuple(entry[1:]) + (None, None, None))[:3]
         if name in old_names:
-            same_meta = path if path and old_meta.get(name) == path else None
-            same_sprite = sprite if sprite is not None and old_sprite.get(name) == sprite else None
-            kept.append((name, same_meta, same_sprite))
+            before = old.get(name, (None, None, None))
+            kept.append((name, *(new if new and before[i] == new else None
+                                 for i, new in enumerate(fields))))
     return config_text(kept)
 
 

@@ -10,6 +10,7 @@
     embeddings-<step>.data-*     keyed by readable names ("embedding")
     metadata-<tensor>-<hash>.tsv one per distinct label set, row-aligned
     sprite-<tensor>-<hash>.png   thumbnails, one per row (only with images=)
+    bookmarks-<tensor>-<hash>.json  the tensor's named views (only with views=)
 
 Every file is first written under a new name (the checkpoint under a new
 step, metadata under its content hash), then the config and the
@@ -44,7 +45,7 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,7 +55,7 @@ from projector_tools import fsio
 from projector_tools.run.checkpoint import checkpoint_files, read_tensor, write_checkpoint
 from projector_tools.errors import LogdirError
 from projector_tools.run.metadata import Metadata
-from projector_tools.run.content_files import write_metadata, write_sprite
+from projector_tools.run.content_files import write_metadata, write_sprite, write_views
 from projector_tools.run.config import (
     CONFIG_FILENAME,
     SpriteRef,
@@ -69,6 +70,7 @@ from projector_tools.run.files import (
     state_file_text,
 )
 from projector_tools.run.sprite import Sprite
+from projector_tools.run.views import View, check_views
 from projector_tools.run.lock import RunLock, run_lock
 from projector_tools.run import cleanup as run_cleanup
 from projector_tools.run.cleanup import cleanup, config_metadata_files, previous_prefixes, remove_checkpoint
@@ -93,6 +95,7 @@ class ExportedTensor:
     metadata_path: str | None
     metadata_rows: int | None
     sprite_path: str | None = None
+    bookmarks_path: str | None = None
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,7 @@ class ExportResult:
                     "metadata_path": t.metadata_path,
                     "metadata_rows": t.metadata_rows,
                     "sprite_path": t.sprite_path,
+                    "bookmarks_path": t.bookmarks_path,
                 }
                 for t in self.tensors
             ],
@@ -172,6 +176,7 @@ def write_run(
     keep_previous: int = 0,
     lock_timeout: float | None = None,
     sprites: Mapping[str, Sprite] | None = None,
+    views: Sequence[View] = (),
 ) -> ExportResult:
     """Write validated ``matrices``/``metas`` into run ``logdir``, atomically.
 
@@ -182,16 +187,23 @@ def write_run(
     run's lock (:func:`~projector_tools.run.lock.run_lock`) throughout,
     waiting up to ``lock_timeout`` seconds for another writer. ``sprites``
     (from :func:`~projector_tools.run.sprite.build_sprites`) are written like
-    metadata: content-addressed, before the switch.
+    metadata: content-addressed, before the switch. ``views``
+    (:class:`~projector_tools.run.views.View`) are checked against the
+    tensors and their metadata before anything is written, then written as
+    each tensor's bookmarks file, like metadata.
 
         Example::
 
             write_run("runs/demo", {"embedding": m}, {"embedding": Metadata({"id": range(len(m))})})
     """
     logdir = str(logdir)
+    views = list(views or ())
+    if views:  # before anything is written
+        check_views(views, list(matrices), {n: {c: m.column(c) for c in m.names} for n, m in metas.items()})
     with run_lock(logdir, timeout=lock_timeout) as lock:
         return _write_run_locked(
-            logdir, matrices, metas, lock, step=step, keep_previous=keep_previous, sprites=sprites
+            logdir, matrices, metas, lock, step=step, keep_previous=keep_previous, sprites=sprites,
+            views=views,
         )
 
 
@@ -204,6 +216,7 @@ def _write_run_locked(
     step: int | None,
     keep_previous: int,
     sprites: Mapping[str, Sprite] | None,
+    views: list[View],
 ) -> ExportResult:
     _refuse_parent_of_runs(logdir)
     old_rel, old_step = current_export(logdir)
@@ -225,10 +238,13 @@ def _write_run_locked(
         name: SpriteRef(write_sprite(logdir, name, sp), *sp.thumb_size)
         for name, sp in (sprites or {}).items()
     }
+    view_names = write_views(logdir, matrices, metas, views)
     keep_meta |= set(meta_names.values()) | {r.image_path for r in sprite_refs.values()}
+    keep_meta |= set(view_names.values())
 
     # 3. the switch-over
-    entries = [(name, meta_names.get(name), sprite_refs.get(name)) for name in matrices]
+    entries = [(name, meta_names.get(name), sprite_refs.get(name), view_names.get(name))
+               for name in matrices]
     kept = previous_prefixes(logdir, old_rel, keep_previous)
     _switch_over(logdir, lock, entries, old_text, old_rel, kept + [rel_prefix], sizes)
 
@@ -240,7 +256,7 @@ def _write_run_locked(
         cleanup(logdir, keep_prefixes=keep_prefixes, keep_files=keep_meta,
                  keep_recent_s=run_cleanup.RETAIN_RECENT_S)
     return _result(logdir, new_step, prefix, matrices, {name: len(meta) for name, meta in metas.items()},
-                   meta_names, sprite_refs)
+                   meta_names, sprite_refs, view_names)
 
 
 def _refuse_parent_of_runs(logdir: str) -> None:
@@ -333,7 +349,8 @@ def _switch_over(logdir: str, lock: RunLock, entries: list, old_text: str | None
 
 
 def _result(logdir: str, step: int, prefix: str, matrices: Mapping[str, np.ndarray], meta_rows: dict[str, int],
-            meta_names: dict[str, str], sprite_refs: dict[str, SpriteRef]) -> ExportResult:
+            meta_names: dict[str, str], sprite_refs: dict[str, SpriteRef],
+            view_names: dict[str, str]) -> ExportResult:
     """What the export wrote, every path in ``logdir``."""
     exported = tuple(
         ExportedTensor(
@@ -343,6 +360,7 @@ def _result(logdir: str, step: int, prefix: str, matrices: Mapping[str, np.ndarr
             metadata_rows=meta_rows.get(name),
             sprite_path=(fsio.join(logdir, sprite_refs[name].image_path)
                          if name in sprite_refs else None),
+            bookmarks_path=fsio.join(logdir, view_names[name]) if name in view_names else None,
         )
         for name, m in matrices.items()
     )
@@ -351,6 +369,7 @@ def _result(logdir: str, step: int, prefix: str, matrices: Mapping[str, np.ndarr
     files = [config_path, state_path] + checkpoint_files(prefix)
     files += sorted({fsio.join(logdir, f) for f in meta_names.values()})
     files += sorted({fsio.join(logdir, r.image_path) for r in sprite_refs.values()})
+    files += sorted(fsio.join(logdir, f) for f in view_names.values())
     return ExportResult(
         logdir=logdir,
         step=step,

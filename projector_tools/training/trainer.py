@@ -197,8 +197,20 @@ def _export_restored(logdir: str, model, token_meta, reviews) -> str:
     if reviews is not None:
         name, matrix, meta = activation_tensor(model, reviews)
         tensors[name], metas[name] = matrix, meta
-    export_embeddings(tensors, run_dir, metadata=metas)
+    export_embeddings(tensors, run_dir, metadata=metas, views=story_views(reviews is not None))
     return run_dir
+
+
+def story_views(with_reviews: bool) -> list:
+    """The run's named views (the Projector's Bookmarks): tokens by ``positivity``,
+    and the reviews by ``correct`` when there are reviews."""
+    from projector_tools.run.views import View
+    from projector_tools.training.review_points import REVIEWS_TENSOR
+
+    views = [View("words by positivity", "embedding", color_by="positivity")]
+    if with_reviews:
+        views.append(View("reviews by correct", REVIEWS_TENSOR, color_by="correct", label_by="text"))
+    return views
 
 
 def _resume_hint(logdir: str, ckpt_dir: str, progress: dict[str, int | None]):
@@ -249,7 +261,8 @@ def _projector_callback(logdir: str, inputs: _Inputs, opts: TrainOptions):
     reviews = review_spec(inputs.test_ids, inputs.data.test_texts, inputs.data.test_labels, layer=POOL_LAYER,
                           n=opts.review_points, seed=opts.seed)
     projector_cb = ProjectorCallback(logdir, metadata=inputs.token_meta,
-                                     activations=[reviews] if reviews is not None else [])
+                                     activations=[reviews] if reviews is not None else [],
+                                     views=story_views(reviews is not None))
     return reviews, projector_cb
 
 
