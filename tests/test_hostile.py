@@ -263,6 +263,25 @@ def test_tokenizer_ids_past_the_rows_and_negative(cli, tmp_path):
 
 # ---------------------------------------------------------------- no fatal aborts
 
+def test_checkpoint_declaring_3m_rows_is_cheap_with_max_rows(cli, tmp_path):
+    """A checkpoint written by TensorFlow that declares a 3,000,000 x 1,000 tensor
+    and stores 10 rows of it (SaveV2 with a slice): refused before reading without
+    --max-rows, 10 rows read with it."""
+    import tensorflow as tf
+
+    ckpt = tmp_path / "ckpt"
+    ckpt.mkdir()
+    tf.raw_ops.SaveV2(prefix=str(ckpt / "ck"), tensor_names=["embedding"],
+                      shape_and_slices=["3000000 1000 0,10:-"],
+                      tensors=[tf.constant(np.ones((10, 1000), np.float32))])
+    refused(cli.run("export", ckpt / "ck", "--logdir", tmp_path / "a"), "2 GB", "--max-rows")
+    assert not (tmp_path / "a").exists()
+    r = cli.run("export", ckpt / "ck", "--logdir", tmp_path / "b", "--max-rows", "10")
+    succeeded(r)
+    assert "10x1000" in r["stdout"]
+    assert r["peak_mb"] < 300, r["peak_mb"]
+
+
 def test_checkpoint_index_with_dtype_99(cli, tmp_path):
     run = _run(tmp_path)
     index = next(run.glob("*.index"))

@@ -243,15 +243,32 @@ def checkpoint_shapes(prefix: str) -> dict[str, list[int]]:
     return {k: list(v) for k, v in _reader(prefix).get_variable_to_shape_map().items()}
 
 
-def read_tensor(prefix: str, name: str) -> np.ndarray:
-    """The value of tensor ``name`` in checkpoint ``prefix``."""
+def read_tensor(prefix: str, name: str, max_rows: int | None = None) -> np.ndarray:
+    """The value of tensor ``name`` in checkpoint ``prefix``; its first ``max_rows`` rows only
+    when given (a slice restored by TensorFlow, so a huge declared tensor stays cheap).
+
+    A tensor whose declared size (its first ``max_rows`` rows) exceeds the
+    Projector's 2 GB is refused before a byte of it is read.
+    """
+    from projector_tools.run.matrix import MAX_TENSOR_BYTES
+
     reader = _reader(prefix)
     if not reader.has_tensor(name):
         raise SourceError(
             f"checkpoint {prefix!r} has no tensor {name!r}; it holds "
             f"{sorted(reader.get_variable_to_shape_map())}"
         )
+    shape = list(reader.get_variable_to_shape_map()[name])
+    dtype = reader.get_variable_to_dtype_map()[name]
+    rows = shape[0] if shape and (max_rows is None or max_rows >= shape[0]) else max_rows
+    if shape and rows * math.prod(shape[1:]) * max(dtype.size, 4) > MAX_TENSOR_BYTES:
+        raise SourceError(
+            f"tensor {name!r} of checkpoint {prefix!r} declares {shape} ({dtype.name}), over the "
+            f"Projector's 2 GB once read; pass --max-rows N (max_rows=) to read its first N rows only"
+        )
     try:
+        if shape and rows < shape[0]:
+            return _read_rows(prefix, name, shape, dtype, rows)
         return reader.get_tensor(name)
     # a truncated data file: DataLossError, or IndexError ("Read less bytes than requested")
     except (fsio.errors().OpError, ValueError, IndexError) as exc:
@@ -259,6 +276,16 @@ def read_tensor(prefix: str, name: str) -> np.ndarray:
         raise SourceError(
             f"checkpoint {prefix!r} is damaged: reading {name!r} failed ({first})"
         ) from exc
+
+
+def _read_rows(prefix: str, name: str, shape: list[int], dtype, rows: int) -> np.ndarray:
+    """Rows ``0..rows-1`` of tensor ``name``, restored as a slice (``RestoreV2``'s slice spec)."""
+    import tensorflow as tf
+
+    spec = " ".join(str(d) for d in shape) + " " + ":".join([f"0,{rows}"] + ["-"] * (len(shape) - 1))
+    (value,) = tf.raw_ops.RestoreV2(prefix=prefix, tensor_names=[name], shape_and_slices=[spec],
+                                    dtypes=[dtype])
+    return value.numpy()
 
 
 def latest_checkpoint(directory: str) -> str | None:

@@ -119,7 +119,7 @@ def load_source(path: str, layers: Sequence[str] | None = None, vocab_size: int 
     if lower.endswith(".npy"):
         return _only_layers(_load_npy(path), layers)
     if fsio.isdir(path) or fsio.exists(path + ".index") or lower.endswith(".index"):
-        return _load_checkpoint(path, layers, vocab_size, allow_outside)
+        return _load_checkpoint(path, layers, vocab_size, allow_outside, max_rows)
     if fasttext_bin.is_fasttext_bin(path):
         return _only_layers(_load_fasttext(path, max_rows, fasttext_vectors or "composed"), layers)
     if fasttext_vectors is not None:
@@ -227,7 +227,7 @@ def resolve_checkpoint_prefix(path: str, allow_outside: bool = False) -> str:
 
 
 def _load_checkpoint(path: str, layers: Sequence[str] | None, vocab_size: int | None,
-                     allow_outside: bool = False) -> LoadedSource:
+                     allow_outside: bool = False, max_rows: int | None = None) -> LoadedSource:
     """Tensors of a TF checkpoint or SavedModel, named by layer (see ``checkpoint_graph``)."""
     prefix = resolve_checkpoint_prefix(path, allow_outside)
     shapes = checkpoint_shapes(prefix)
@@ -249,7 +249,7 @@ def _load_checkpoint(path: str, layers: Sequence[str] | None, vocab_size: int | 
     notes = []
     for v in sorted(chosen, key=lambda v: v.key):
         name = names[v.key]
-        tensors[name] = read_tensor(prefix, v.key)
+        tensors[name] = read_tensor(prefix, v.key, max_rows)
         recorded = f" (variable {v.full_name})" if v.full_name else ""
         notes.append(f"picked {v.key}{recorded} {list(two_d[v.key])} ({reason}) as {name!r}")
     kind = "saved_model" if prefix != path and saved_model_checkpoint(path) else "checkpoint"
