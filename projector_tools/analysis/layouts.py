@@ -33,12 +33,13 @@ space (:func:`sample_note` says so). PCA needs no sample.
 from __future__ import annotations
 
 import importlib
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from projector_tools.analysis.stages import Stages
+from projector_tools.analysis.umap_fit import UMAP_NEIGHBORS, fit_umap
 from projector_tools.errors import InputError, MissingDependencyError
 from projector_tools.process import voice
 from projector_tools.run.metadata import Metadata
@@ -65,7 +66,6 @@ NOISE = -1
 # t-SNE (the usual preprocessing; it speeds up the neighbour search).
 PCA_BEFORE = 50
 PLACE_NEIGHBORS = 10
-UMAP_NEIGHBORS = 15
 TSNE_PERPLEXITY = 30.0
 EXTRA = "projector_tools[layout]"
 _PACKAGES = {"umap": "umap-learn", "openTSNE": "openTSNE", "sklearn": "scikit-learn"}
@@ -170,20 +170,15 @@ def pca_explained(matrix: np.ndarray, dims: int = LAYOUT_DIMS) -> tuple[np.ndarr
     return out, float(variances[order].sum() / total) if total > 0 else 0.0
 
 
-def _fit_umap(x: np.ndarray, seed: int) -> np.ndarray:
-    umap = require("umap")
-    n = x.shape[0]
-    model = umap.UMAP(
-        n_components=LAYOUT_DIMS,
-        n_neighbors=min(UMAP_NEIGHBORS, n - 1),
-        init="pca",
-        random_state=seed,
-    )
-    with warnings.catch_warnings():
-        # "n_jobs value 1 overridden to 1 by setting random_state": the price of
-        # a reproducible layout, said once in the docs rather than on every run
-        warnings.filterwarnings("ignore", message=".*random_state.*", category=UserWarning)
-        return np.asarray(model.fit_transform(x), dtype=np.float32)
+def _fit_umap(x: np.ndarray, seed: int, stages: Stages, label: str) -> np.ndarray:
+    """umap-learn's UMAP (:mod:`projector_tools.analysis.umap_fit`: exact
+    neighbours, kernels cached on disk, 200 epochs, PCA init)."""
+    try:
+        return fit_umap(x, seed, stages, label=label, dims=LAYOUT_DIMS)
+    except ImportError:
+        require("umap")  # a missing package: one line saying how to install it
+        require("sklearn.neighbors")
+        raise
 
 
 def tsne(x: np.ndarray, seed: int = 0, *, perplexity: float = TSNE_PERPLEXITY,
@@ -204,13 +199,14 @@ def tsne(x: np.ndarray, seed: int = 0, *, perplexity: float = TSNE_PERPLEXITY,
     return np.asarray(model.fit(x), dtype=np.float32)
 
 
-def _fit_tsne(x: np.ndarray, seed: int) -> np.ndarray:
+def _fit_tsne(x: np.ndarray, seed: int, stages: Stages, label: str) -> np.ndarray:
     out = np.zeros((x.shape[0], LAYOUT_DIMS), dtype=np.float32)
-    out[:, :2] = tsne(x, seed)
+    with stages.stage(f"{label}: openTSNE on {x.shape[0]} rows"):
+        out[:, :2] = tsne(x, seed)
     return out
 
 
-_FITTERS: Mapping[str, Callable[[np.ndarray, int], np.ndarray]] = {
+_FITTERS: Mapping[str, Callable[[np.ndarray, int, Stages, str], np.ndarray]] = {
     "umap": _fit_umap,
     "tsne": _fit_tsne,
 }
@@ -244,6 +240,8 @@ def compute_layout(
     *,
     seed: int = 0,
     max_rows: int | None = DEFAULT_MAX_ROWS,
+    stages: Stages | None = None,
+    label: str | None = None,
 ) -> np.ndarray:
     """A 3-D layout of every row of ``matrix``: an ``(N, 3)`` float32 array.
 
@@ -251,22 +249,29 @@ def compute_layout(
     zero third column) or ``"pca"`` (the first three principal components).
     Above ``max_rows`` rows UMAP and t-SNE are fitted on a seeded sample and
     the other rows placed by their nearest sample rows (:func:`place`).
-    The same matrix and seed give the same layout.
+    The same matrix and seed give the same layout. ``stages`` (a
+    :class:`~projector_tools.analysis.stages.Stages`) times each stage,
+    named ``<label>: <stage>`` (label: the method).
 
         >>> compute_layout(np.random.default_rng(0).normal(size=(500, 16)), "pca").shape
         (500, 3)
     """
     (method,) = check_methods(method)
+    stages = stages or Stages()
+    label = label or method
     x = _as_input(matrix)
     if method == "pca" or x.shape[0] < 4:
-        return pca(x)
+        with stages.stage(f"{label}: PCA"):
+            return pca(x)
     if x.shape[1] > PCA_BEFORE:
-        x = pca(x, PCA_BEFORE)
+        with stages.stage(f"{label}: PCA to {PCA_BEFORE} dims"):
+            x = pca(x, PCA_BEFORE)
     sample = sample_rows(x.shape[0], max_rows if max_rows else x.shape[0], seed)
-    fitted = _FITTERS[method](np.ascontiguousarray(x[sample]), seed)
+    fitted = _FITTERS[method](np.ascontiguousarray(x[sample]), seed, stages, label)
     if sample.size == x.shape[0]:
         return fitted
-    return place(x, sample, fitted)
+    with stages.stage(f"{label}: place {x.shape[0] - sample.size} rows"):
+        return place(x, sample, fitted)
 
 
 def cluster_labels(
@@ -345,6 +350,7 @@ def add_layouts(
     seed: int = 0,
     max_rows: int | None = DEFAULT_MAX_ROWS,
     note: Callable[[str], None] | None = None,
+    stages: Stages | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, Metadata]]:
     """``matrices``/``metas`` plus a layout tensor per tensor and method.
 
@@ -352,7 +358,8 @@ def add_layouts(
     layout itself) and each method, ``<tensor>/<method>`` is the
     :func:`compute_layout` of the tensor, and its metadata is the tensor's
     own with a ``cluster`` column added (:func:`cluster_labels`). The input
-    tensors and their metadata are returned unchanged.
+    tensors and their metadata are returned unchanged. ``stages`` times
+    each stage (default: said through ``voice.say`` as each ends).
 
         >>> from projector_tools.run.metadata import Metadata
         >>> m = np.random.default_rng(0).normal(size=(100, 8))
@@ -368,6 +375,7 @@ def add_layouts(
         return out_m, out_meta
     if note is None:
         note = voice.note
+    stages = stages if stages is not None else Stages(say=voice.say)
     chosen = list(names) if names is not None else [n for n in matrices if not is_layout_name(n)]
     for name in chosen:
         if name not in matrices:
@@ -378,9 +386,11 @@ def add_layouts(
             message = sample_note(name, matrix.shape[0], method, max_rows, seed)
             if message:
                 note(message)
-            points = compute_layout(matrix, method, seed=seed, max_rows=max_rows)
-            clusters = cluster_labels(points, seed=seed, max_rows=max_rows)
             target = layout_name(name, method)
+            points = compute_layout(matrix, method, seed=seed, max_rows=max_rows,
+                                    stages=stages, label=target)
+            with stages.stage(f"{target}: clusters (HDBSCAN)"):
+                clusters = cluster_labels(points, seed=seed, max_rows=max_rows)
             out_m[target] = points
             out_meta[target] = meta.with_column(CLUSTER_COLUMN, clusters)
     return out_m, out_meta
