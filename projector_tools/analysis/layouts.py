@@ -66,6 +66,7 @@ NOISE = -1
 # t-SNE (the usual preprocessing; it speeds up the neighbour search).
 PCA_BEFORE = 50
 PLACE_NEIGHBORS = 10
+_PCA_BLOCK = 65_536
 TSNE_PERPLEXITY = 30.0
 EXTRA = "projector_tools[layout]"
 _PACKAGES = {"umap": "umap-learn", "openTSNE": "openTSNE", "sklearn": "scikit-learn"}
@@ -155,16 +156,23 @@ def pca_explained(matrix: np.ndarray, dims: int = LAYOUT_DIMS) -> tuple[np.ndarr
         >>> points.ravel().tolist(), round(explained, 3)
         ([-2.0, 0.0, 2.0], 0.999)
     """
-    x = np.asarray(matrix, dtype=np.float64)
-    x = x - x.mean(axis=0, keepdims=True)
-    cov = x.T @ x
+    x = np.asarray(matrix)
+    # float64 a block of rows at a time: a million rows cost their float32
+    # size, not four float64 copies of it
+    blocks = [slice(s, s + _PCA_BLOCK) for s in range(0, x.shape[0], _PCA_BLOCK)]
+    mean = sum(x[b].sum(axis=0, dtype=np.float64) for b in blocks) / max(x.shape[0], 1)
+    cov = np.zeros((x.shape[1], x.shape[1]))
+    for b in blocks:
+        centred = x[b].astype(np.float64) - mean
+        cov += centred.T @ centred
     vals, vecs = np.linalg.eigh(cov)
     order = np.argsort(vals)[::-1][: min(dims, x.shape[1])]
     vecs = vecs[:, order]
     # a fixed sign per component, so a layout never flips between runs
     vecs *= np.where(vecs[np.abs(vecs).argmax(axis=0), range(vecs.shape[1])] < 0, -1.0, 1.0)
     out = np.zeros((x.shape[0], dims), dtype=np.float32)
-    out[:, : vecs.shape[1]] = x @ vecs
+    for b in blocks:
+        out[b, : vecs.shape[1]] = (x[b].astype(np.float64) - mean) @ vecs
     variances = np.clip(vals, 0.0, None)
     total = float(variances.sum())
     return out, float(variances[order].sum() / total) if total > 0 else 0.0
