@@ -26,7 +26,7 @@ SVD. Everything is seeded, so one matrix always gives the same layout.
 
 Above ``max_rows`` rows the layout is fitted on a random sample of
 ``max_rows`` rows (seeded) and every other row is placed at the median
-position of its :data:`PLACE_NEIGHBORS` nearest sample rows in the original
+position of its nearest sample rows (:mod:`~projector_tools.analysis.placement`) in the original
 space (:func:`sample_note` says so). PCA needs no sample.
 """
 
@@ -38,8 +38,9 @@ from typing import Any
 
 import numpy as np
 
+from projector_tools.analysis.placement import place, sample_note, sample_rows
 from projector_tools.analysis.stages import Stages
-from projector_tools.analysis.umap_fit import UMAP_NEIGHBORS, fit_umap
+from projector_tools.analysis.umap_fit import fit_umap
 from projector_tools.errors import InputError, MissingDependencyError
 from projector_tools.process import voice
 from projector_tools.run.metadata import Metadata
@@ -65,7 +66,6 @@ NOISE = -1
 # Wider inputs are reduced to this many principal components before UMAP and
 # t-SNE (the usual preprocessing; it speeds up the neighbour search).
 PCA_BEFORE = 50
-PLACE_NEIGHBORS = 10
 _PCA_BLOCK = 65_536
 TSNE_PERPLEXITY = 30.0
 EXTRA = "projector_tools[layout]"
@@ -105,26 +105,6 @@ def require(module: str) -> Any:
         raise MissingDependencyError(
             f"layouts need {package}: pip install '{EXTRA}'"
         ) from exc
-
-
-def sample_rows(n_rows: int, max_rows: int, seed: int = 0) -> np.ndarray:
-    """Sorted ids of the rows a layout is fitted on (all when ``n_rows <= max_rows``)."""
-    if max_rows is None or n_rows <= max_rows:
-        return np.arange(n_rows)
-    rng = np.random.default_rng(seed)
-    return np.sort(rng.choice(n_rows, size=int(max_rows), replace=False))
-
-
-def sample_note(name: str, n_rows: int, method: str, max_rows: int | None, seed: int = 0) -> str | None:
-    """The line to print when ``method`` lays out ``name`` from a sample, else None."""
-    if method == "pca" or max_rows is None or n_rows <= max_rows:
-        return None
-    return (
-        f"{name}: {n_rows} rows > --layout-max-rows {max_rows}: {method} is fitted on a "
-        f"random sample of {max_rows} rows (seed {seed}); the other {n_rows - max_rows} rows "
-        f"are placed by their {PLACE_NEIGHBORS} nearest sample rows. Raise --layout-max-rows "
-        "to fit on more rows (slower)"
-    )
 
 
 def _as_input(matrix: Any) -> np.ndarray:
@@ -220,28 +200,6 @@ _FITTERS: Mapping[str, Callable[[np.ndarray, int, Stages, str], np.ndarray]] = {
 }
 
 
-def place(matrix: np.ndarray, sample: np.ndarray, fitted: np.ndarray, *,
-          k: int = PLACE_NEIGHBORS, chunk: int = 20_000) -> np.ndarray:
-    """Layout of every row of ``matrix`` given the layout ``fitted`` of rows ``sample``.
-
-    Sample rows keep their place; each other row goes to the coordinate-wise
-    median of the places of its ``k`` nearest sample rows (Euclidean, in
-    the space of ``matrix``).
-    """
-    neighbors = require("sklearn.neighbors")
-    out = np.empty((matrix.shape[0], fitted.shape[1]), dtype=np.float32)
-    out[sample] = fitted
-    rest = np.setdiff1d(np.arange(matrix.shape[0]), sample, assume_unique=True)
-    if rest.size == 0:
-        return out
-    index = neighbors.NearestNeighbors(n_neighbors=min(k, len(sample))).fit(matrix[sample])
-    for start in range(0, rest.size, chunk):
-        ids = rest[start : start + chunk]
-        nb = index.kneighbors(matrix[ids], return_distance=False)
-        out[ids] = np.median(fitted[nb], axis=1)
-    return out
-
-
 def compute_layout(
     matrix: Any,
     method: str = "umap",
@@ -278,6 +236,7 @@ def compute_layout(
     fitted = _FITTERS[method](np.ascontiguousarray(x[sample]), seed, stages, label)
     if sample.size == x.shape[0]:
         return fitted
+    require("sklearn.neighbors")
     with stages.stage(f"{label}: place {x.shape[0] - sample.size} rows"):
         return place(x, sample, fitted)
 
