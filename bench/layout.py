@@ -26,6 +26,13 @@ is the figure to trust on a shared machine.
     python bench/layout.py                                  # 10k, 100k, 1M; others up to 100k
     python bench/layout.py --sizes 10000 --tools ours,umap  # a quick run
     python bench/layout.py --sizes 1000000 --tools ours --out /tmp/1m.json
+    python bench/layout.py --cli        # `projector-tools layout` on IMDB-sized runs, cold then warm
+
+``--cli`` (issue 24's first target) writes two runs, each holding an
+IMDB-trained run's two tensors (8,308 x 16 tokens and 2,000 x 16 reviews),
+and runs ``projector-tools layout RUN --json`` on each in a fresh process
+with an empty numba cache directory: the first finds the cache cold, the
+second warm. Writes ``bench/results/layout_cli.json``.
 
 Targets (issue 24): 100,000 x 100 in <= 90 s wall with agreement >= 0.95 and
 above 3-D PCA's; 1,000,000 x 100 in <= 8 min with peak memory <= 3x the
@@ -57,6 +64,62 @@ TOOLS = ("ours", "umap", "opentsne")
 TARGET_100K_S = 90.0
 TARGET_1M_S = 480.0
 TARGET_AGREEMENT = 0.95
+TARGET_CLI_COLD_S = 12.0
+TARGET_CLI_WARM_S = 8.0
+CLI_TENSORS = {"tokens": 8_308, "reviews": 2_000}
+
+
+def cli_case(run_dir: str, cache_root: str, log: str) -> dict:
+    """``projector-tools layout RUN --json`` in a fresh process: wall, CPU and
+    peak RSS from the kernel (wait4), the stages it reports."""
+    env = dict(os.environ, PROJECTOR_TOOLS_CACHE_DIR=cache_root, PYTHONPATH=os.path.dirname(HERE))
+    code = "import sys; from projector_tools.cli import main; sys.exit(main())"
+    load = loadavg()
+    t0 = time.perf_counter()
+    with open(log + ".out", "w") as out, open(log + ".err", "w") as err:
+        proc = subprocess.Popen([sys.executable, "-c", code, "layout", run_dir, "--json"],
+                                stdout=out, stderr=err, env=env)
+        _pid, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        return {"failed": open(log + ".err").read().strip().splitlines()[-3:]}
+    report = json.load(open(log + ".out"))
+    return {"wall_s": round(wall, 1), "cpu_s": round(usage.ru_utime + usage.ru_stime, 1),
+            "peak_rss_mib": round(usage.ru_maxrss / 1024), "stages": report["stages"],
+            "numba_cache": [s["numba_cache"] for s in report["stages"] if "numba_cache" in s],
+            "loadavg_before": load, "loadavg_after": loadavg()}
+
+
+def cli_bench(out: str) -> None:
+    import tempfile
+
+    import numpy as np
+
+    from projector_tools import export_embeddings
+
+    work = tempfile.mkdtemp(prefix="layout-cli-")
+    cases = []
+    for i, when in enumerate(("first (cache cold)", "second, another run (cache warm)")):
+        tensors, labels = {}, {}
+        for name, rows in CLI_TENSORS.items():
+            tensors[name] = gaussians(rows, 16, classes=12, seed=i)[0]
+            labels[name] = [f"{name[0]}{r}" for r in range(rows)]
+        run = os.path.join(work, f"run{i}")
+        export_embeddings(tensors, run, metadata=labels)
+        res = {"run": when, **cli_case(run, os.path.join(work, "cache"), os.path.join(work, f"log{i}"))}
+        cases.append(res)
+        print(json.dumps(res), flush=True)
+    met = {}
+    if all("wall_s" in c for c in cases):
+        met = {f"cold_wall_s_at_most_{TARGET_CLI_COLD_S:g}": cases[0]["wall_s"] <= TARGET_CLI_COLD_S,
+               f"warm_wall_s_at_most_{TARGET_CLI_WARM_S:g}": cases[1]["wall_s"] <= TARGET_CLI_WARM_S}
+    write_json(out, {
+        "benchmark": "projector-tools layout RUN on runs of 8,308 x 16 + 2,000 x 16, fresh processes",
+        "command": "python bench/layout.py --cli", "targets_met": met, "machine": machine(),
+        "load_note": "wall_s grows with the load average recorded beside it; cpu_s much less",
+        "results": cases,
+    })
 
 
 def gaussians(rows: int, dims: int, classes: int = CLASSES, seed: int = 0):
@@ -187,6 +250,8 @@ def main() -> int:
                    help="run umap-learn and openTSNE only up to this many rows (default %(default)s)")
     p.add_argument("--timeout", type=float, default=1800, help="seconds per case")
     p.add_argument("--out", default=os.path.join(HERE, "results", "layout.json"))
+    p.add_argument("--cli", action="store_true",
+                   help="time `projector-tools layout` on two IMDB-sized runs (cold, then warm cache)")
     p.add_argument("--child", nargs=3, metavar=("TOOL", "ROWS", "DIMS"), help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
@@ -194,6 +259,10 @@ def main() -> int:
         print(json.dumps(child(tool, int(rows), int(dims))))
         return 0
 
+    if args.cli:
+        out = args.out if args.out != p.get_default("out") else os.path.join(HERE, "results", "layout_cli.json")
+        cli_bench(out)
+        return 0
     tools = [t for t in args.tools.split(",") if t]
     unknown = set(tools) - set(TOOLS)
     if unknown:
