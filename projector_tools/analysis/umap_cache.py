@@ -60,14 +60,17 @@ class UmapCache:
     def counts(self) -> tuple[int, int]:
         """``(loaded, compiled)``: kernel signatures loaded from the cache and
         compiled (and saved) in this process so far."""
-        hits = sum(sum(d._cache_hits.values()) for d in self.dispatchers)
-        misses = sum(sum(d._cache_misses.values()) for d in self.dispatchers)
+        hits = sum(sum(getattr(d, "_cache_hits", {}).values()) for d in self.dispatchers)
+        misses = sum(sum(getattr(d, "_cache_misses", {}).values()) for d in self.dispatchers)
         return hits, misses
 
     def state(self, before: tuple[int, int] = (0, 0)) -> str:
         """``"warm"`` (every kernel since ``before`` loaded from disk),
         ``"cold"`` (every one compiled), ``"partly warm"``, or ``"in memory"``
-        (nothing loaded or compiled: this process had them already)."""
+        (nothing loaded or compiled: this process had them already), or
+        ``"off"`` (the cache directory could not be used)."""
+        if not self.dispatchers:
+            return "off"
         hits, misses = (a - b for a, b in zip(self.counts(), before))
         if hits == misses == 0:
             return "in memory"
@@ -133,6 +136,9 @@ def _enable(dispatchers: list) -> list:
             group = [d for d in group if not d.targetoptions.get("parallel")]
         if len(group) != 1 or group[0].overloads:
             continue
-        group[0].enable_caching()
+        try:
+            group[0].enable_caching()
+        except (OSError, RuntimeError):  # numba found no usable place for it
+            continue
         enabled.append(group[0])
     return enabled
