@@ -26,19 +26,21 @@ SVD. Everything is seeded, so one matrix always gives the same layout.
 
 Above ``max_rows`` rows the layout is fitted on a random sample of
 ``max_rows`` rows (seeded) and every other row is placed at the median
-position of its :data:`PLACE_NEIGHBORS` nearest sample rows in the original
+position of its nearest sample rows (:mod:`~projector_tools.analysis.placement`) in the original
 space (:func:`sample_note` says so). PCA needs no sample.
 """
 
 from __future__ import annotations
 
 import importlib
-import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from projector_tools.analysis.placement import place, sample_note, sample_rows
+from projector_tools.analysis.stages import Stages
+from projector_tools.analysis.umap_fit import fit_umap
 from projector_tools.errors import InputError, MissingDependencyError
 from projector_tools.process import voice
 from projector_tools.run.metadata import Metadata
@@ -66,8 +68,7 @@ NOISE = -1
 # Wider inputs are reduced to this many principal components before UMAP and
 # t-SNE (the usual preprocessing; it speeds up the neighbour search).
 PCA_BEFORE = 50
-PLACE_NEIGHBORS = 10
-UMAP_NEIGHBORS = 15
+_PCA_BLOCK = 65_536
 TSNE_PERPLEXITY = 30.0
 EXTRA = "projector_tools[layout]"
 _PACKAGES = {"umap": "umap-learn", "openTSNE": "openTSNE", "sklearn": "scikit-learn"}
@@ -119,26 +120,6 @@ def require(module: str) -> Any:
         ) from exc
 
 
-def sample_rows(n_rows: int, max_rows: int, seed: int = 0) -> np.ndarray:
-    """Sorted ids of the rows a layout is fitted on (all when ``n_rows <= max_rows``)."""
-    if max_rows is None or n_rows <= max_rows:
-        return np.arange(n_rows)
-    rng = np.random.default_rng(seed)
-    return np.sort(rng.choice(n_rows, size=int(max_rows), replace=False))
-
-
-def sample_note(name: str, n_rows: int, method: str, max_rows: int | None, seed: int = 0) -> str | None:
-    """The line to print when ``method`` lays out ``name`` from a sample, else None."""
-    if method == "pca" or max_rows is None or n_rows <= max_rows:
-        return None
-    return (
-        f"{name}: {n_rows} rows > --layout-max-rows {max_rows}: {method} is fitted on a "
-        f"random sample of {max_rows} rows (seed {seed}); the other {n_rows - max_rows} rows "
-        f"are placed by their {PLACE_NEIGHBORS} nearest sample rows. Raise --layout-max-rows "
-        "to fit on more rows (slower)"
-    )
-
-
 def _as_input(matrix: Any) -> np.ndarray:
     x = np.asarray(matrix, dtype=np.float32)
     if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
@@ -168,35 +149,37 @@ def pca_explained(matrix: np.ndarray, dims: int = LAYOUT_DIMS) -> tuple[np.ndarr
         >>> points.ravel().tolist(), round(explained, 3)
         ([-2.0, 0.0, 2.0], 0.999)
     """
-    x = np.asarray(matrix, dtype=np.float64)
-    x = x - x.mean(axis=0, keepdims=True)
-    cov = x.T @ x
+    x = np.asarray(matrix)
+    # float64 a block of rows at a time: a million rows cost their float32
+    # size, not four float64 copies of it
+    blocks = [slice(s, s + _PCA_BLOCK) for s in range(0, x.shape[0], _PCA_BLOCK)]
+    mean = sum(x[b].sum(axis=0, dtype=np.float64) for b in blocks) / max(x.shape[0], 1)
+    cov = np.zeros((x.shape[1], x.shape[1]))
+    for b in blocks:
+        centred = x[b].astype(np.float64) - mean
+        cov += centred.T @ centred
     vals, vecs = np.linalg.eigh(cov)
     order = np.argsort(vals)[::-1][: min(dims, x.shape[1])]
     vecs = vecs[:, order]
     # a fixed sign per component, so a layout never flips between runs
     vecs *= np.where(vecs[np.abs(vecs).argmax(axis=0), range(vecs.shape[1])] < 0, -1.0, 1.0)
     out = np.zeros((x.shape[0], dims), dtype=np.float32)
-    out[:, : vecs.shape[1]] = x @ vecs
+    for b in blocks:
+        out[b, : vecs.shape[1]] = (x[b].astype(np.float64) - mean) @ vecs
     variances = np.clip(vals, 0.0, None)
     total = float(variances.sum())
     return out, float(variances[order].sum() / total) if total > 0 else 0.0
 
 
-def _fit_umap(x: np.ndarray, seed: int) -> np.ndarray:
-    umap = require("umap")
-    n = x.shape[0]
-    model = umap.UMAP(
-        n_components=LAYOUT_DIMS,
-        n_neighbors=min(UMAP_NEIGHBORS, n - 1),
-        init="pca",
-        random_state=seed,
-    )
-    with warnings.catch_warnings():
-        # "n_jobs value 1 overridden to 1 by setting random_state": the price of
-        # a reproducible layout, said once in the docs rather than on every run
-        warnings.filterwarnings("ignore", message=".*random_state.*", category=UserWarning)
-        return np.asarray(model.fit_transform(x), dtype=np.float32)
+def _fit_umap(x: np.ndarray, seed: int, stages: Stages, label: str) -> np.ndarray:
+    """umap-learn's UMAP (:mod:`projector_tools.analysis.umap_fit`: exact
+    neighbours, kernels cached on disk, 200 epochs, PCA init)."""
+    try:
+        return fit_umap(x, seed, stages, label=label, dims=LAYOUT_DIMS)
+    except ImportError:
+        require("umap")  # a missing package: one line saying how to install it
+        require("sklearn.neighbors")
+        raise
 
 
 def tsne(x: np.ndarray, seed: int = 0, *, perplexity: float = TSNE_PERPLEXITY,
@@ -217,38 +200,17 @@ def tsne(x: np.ndarray, seed: int = 0, *, perplexity: float = TSNE_PERPLEXITY,
     return np.asarray(model.fit(x), dtype=np.float32)
 
 
-def _fit_tsne(x: np.ndarray, seed: int) -> np.ndarray:
+def _fit_tsne(x: np.ndarray, seed: int, stages: Stages, label: str) -> np.ndarray:
     out = np.zeros((x.shape[0], LAYOUT_DIMS), dtype=np.float32)
-    out[:, :2] = tsne(x, seed)
+    with stages.stage(f"{label}: openTSNE on {x.shape[0]} rows"):
+        out[:, :2] = tsne(x, seed)
     return out
 
 
-_FITTERS: Mapping[str, Callable[[np.ndarray, int], np.ndarray]] = {
+_FITTERS: Mapping[str, Callable[[np.ndarray, int, Stages, str], np.ndarray]] = {
     "umap": _fit_umap,
     "tsne": _fit_tsne,
 }
-
-
-def place(matrix: np.ndarray, sample: np.ndarray, fitted: np.ndarray, *,
-          k: int = PLACE_NEIGHBORS, chunk: int = 20_000) -> np.ndarray:
-    """Layout of every row of ``matrix`` given the layout ``fitted`` of rows ``sample``.
-
-    Sample rows keep their place; each other row goes to the coordinate-wise
-    median of the places of its ``k`` nearest sample rows (Euclidean, in
-    the space of ``matrix``).
-    """
-    neighbors = require("sklearn.neighbors")
-    out = np.empty((matrix.shape[0], fitted.shape[1]), dtype=np.float32)
-    out[sample] = fitted
-    rest = np.setdiff1d(np.arange(matrix.shape[0]), sample, assume_unique=True)
-    if rest.size == 0:
-        return out
-    index = neighbors.NearestNeighbors(n_neighbors=min(k, len(sample))).fit(matrix[sample])
-    for start in range(0, rest.size, chunk):
-        ids = rest[start : start + chunk]
-        nb = index.kneighbors(matrix[ids], return_distance=False)
-        out[ids] = np.median(fitted[nb], axis=1)
-    return out
 
 
 def compute_layout(
@@ -257,6 +219,8 @@ def compute_layout(
     *,
     seed: int = 0,
     max_rows: int | None = DEFAULT_MAX_ROWS,
+    stages: Stages | None = None,
+    label: str | None = None,
 ) -> np.ndarray:
     """A 3-D layout of every row of ``matrix``: an ``(N, 3)`` float32 array.
 
@@ -264,22 +228,30 @@ def compute_layout(
     zero third column) or ``"pca"`` (the first three principal components).
     Above ``max_rows`` rows UMAP and t-SNE are fitted on a seeded sample and
     the other rows placed by their nearest sample rows (:func:`place`).
-    The same matrix and seed give the same layout.
+    The same matrix and seed give the same layout. ``stages`` (a
+    :class:`~projector_tools.analysis.stages.Stages`) times each stage,
+    named ``<label>: <stage>`` (label: the method).
 
         >>> compute_layout(np.random.default_rng(0).normal(size=(500, 16)), "pca").shape
         (500, 3)
     """
     (method,) = check_methods(method)
+    stages = stages or Stages()
+    label = label or method
     x = _as_input(matrix)
     if method == "pca" or x.shape[0] < 4:
-        return pca(x)
+        with stages.stage(f"{label}: PCA"):
+            return pca(x)
     if x.shape[1] > PCA_BEFORE:
-        x = pca(x, PCA_BEFORE)
+        with stages.stage(f"{label}: PCA to {PCA_BEFORE} dims"):
+            x = pca(x, PCA_BEFORE)
     sample = sample_rows(x.shape[0], max_rows if max_rows else x.shape[0], seed)
-    fitted = _FITTERS[method](np.ascontiguousarray(x[sample]), seed)
+    fitted = _FITTERS[method](np.ascontiguousarray(x[sample]), seed, stages, label)
     if sample.size == x.shape[0]:
         return fitted
-    return place(x, sample, fitted)
+    require("sklearn.neighbors")
+    with stages.stage(f"{label}: place {x.shape[0] - sample.size} rows"):
+        return place(x, sample, fitted)
 
 
 def cluster_labels(
@@ -358,6 +330,7 @@ def add_layouts(
     seed: int = 0,
     max_rows: int | None = DEFAULT_MAX_ROWS,
     note: Callable[[str], None] | None = None,
+    stages: Stages | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, Metadata]]:
     """``matrices``/``metas`` plus a layout tensor per tensor and method.
 
@@ -365,7 +338,8 @@ def add_layouts(
     layout itself) and each method, ``<tensor>/<method>`` is the
     :func:`compute_layout` of the tensor, and its metadata is the tensor's
     own with a ``cluster`` column added (:func:`cluster_labels`). The input
-    tensors and their metadata are returned unchanged.
+    tensors and their metadata are returned unchanged. ``stages`` times
+    each stage (default: said through ``voice.say`` as each ends).
 
         >>> from projector_tools.run.metadata import Metadata
         >>> m = np.random.default_rng(0).normal(size=(100, 8))
@@ -381,6 +355,7 @@ def add_layouts(
         return out_m, out_meta
     if note is None:
         note = voice.note
+    stages = stages if stages is not None else Stages(say=voice.say)
     chosen = list(names) if names is not None else [n for n in matrices if not is_layout_name(n)]
     for name in chosen:
         if name not in matrices:
@@ -391,9 +366,11 @@ def add_layouts(
             message = sample_note(name, matrix.shape[0], method, max_rows, seed)
             if message:
                 note(message)
-            points = compute_layout(matrix, method, seed=seed, max_rows=max_rows)
-            clusters = cluster_labels(points, seed=seed, max_rows=max_rows)
             target = layout_name(name, method)
+            points = compute_layout(matrix, method, seed=seed, max_rows=max_rows,
+                                    stages=stages, label=target)
+            with stages.stage(f"{target}: clusters (HDBSCAN)"):
+                clusters = cluster_labels(points, seed=seed, max_rows=max_rows)
             out_m[target] = points
             out_meta[target] = meta.with_column(CLUSTER_COLUMN, clusters)
     return out_m, out_meta

@@ -63,8 +63,12 @@ def add_layouts_to_run(
     tensors: Sequence[str] | None = None,
     seed: int = 0,
     max_rows: int | None = None,
+    stages: Any = None,
 ):
-    """Write ``run_dir`` again with layouts of ``tensors`` (default: every non-layout tensor) added."""
+    """Write ``run_dir`` again with layouts of ``tensors`` (default: every non-layout tensor) added.
+
+    ``stages`` (:class:`~projector_tools.analysis.stages.Stages`) records the
+    time of each stage; by default each is said on stderr as it ends."""
     from projector_tools.export.embeddings import prepare
     from projector_tools.run.files import current_export
     from projector_tools.run.writer import write_run
@@ -96,7 +100,7 @@ def add_layouts_to_run(
     id_labels = {n: Metadata({"id": range(current[n].shape[0])}) for n in chosen if n not in metas}
     matrices, checked = add_layouts(
         matrices, {**checked, **id_labels}, methods, names=chosen, seed=seed,
-        max_rows=DEFAULT_MAX_ROWS if max_rows is None else max_rows,
+        max_rows=DEFAULT_MAX_ROWS if max_rows is None else max_rows, stages=stages,
     )
     for n in id_labels:
         checked.pop(n)
@@ -184,13 +188,26 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--layout-max-rows", type=int, default=DEFAULT_MAX_ROWS, metavar="N",
                         help="fit on a sample of N rows and place the rest (default %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--json", action="store_true",
+                        help="print the result as JSON, with each stage's wall and CPU seconds")
 
 
 def run_cli(args: argparse.Namespace) -> int:
     if args.layout_max_rows is not None and args.layout_max_rows < 10:
         raise InputError("--layout-max-rows must be at least 10")
+    import json
+
+    from projector_tools.analysis.stages import Stages
+    from projector_tools.process import voice
+
+    stages = Stages(say=voice.say)
     result = add_layouts_to_run(args.run, args.methods or ["umap"], tensors=args.tensors,
-                                seed=args.seed, max_rows=args.layout_max_rows)
+                                seed=args.seed, max_rows=args.layout_max_rows, stages=stages)
+    if getattr(args, "json", False):
+        print(json.dumps({**result.to_dict(), "stages": stages.records,
+                          "layout_wall_s": stages.total_wall_s()}, indent=2))
+        return 0
+    voice.say(f"layouts: {stages.total_wall_s():.1f} s in all")
     for t in result.tensors:
         print(f"{t.name} {t.shape[0]}x{t.shape[1]}")
     print(f"run: {result.logdir}")
