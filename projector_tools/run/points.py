@@ -97,8 +97,9 @@ def choose_tensor(
             names = sorted({e.name for _, e in candidates})
             raise InputError(f"no tensor {tensor!r}; tensors: {', '.join(names)}")
         return hits[0]
-    if not candidates:
-        raise InputError(f"the runs of {logdir!r} hold no loadable 2-D tensor")
+    if not candidates:  # a checkpoint that could not be read says why (dtype 99, a missing shard)
+        why = next((v.checkpoint_error for v in views if v.checkpoint_error), None)
+        raise InputError(f"the runs of {logdir!r} hold no loadable 2-D tensor" + (f": {why}" if why else ""))
     labelled = [(v, e) for v, e in candidates if e.metadata_path]
     return (labelled or candidates)[0]
 
