@@ -22,7 +22,7 @@ from projector_tools.export.embeddings import export_embeddings
 from tests.helpers import REPO_ROOT
 from tests.helpers.cli_process import cli_env
 from tests.helpers.hostile_files import (gzip_stream, patch_dtype, sparse_safetensors,
-                                         zip_with)
+                                         zip_replacing, zip_with)
 
 PEAK_MB = 1536  # acceptance: under 1.5 GB beyond what the process held before
 SECONDS = 60
@@ -184,6 +184,25 @@ def test_weights_h5_declaring_3m_rows(cli, tmp_path):
     assert not (tmp_path / "a").exists()
 
 
+def test_weights_h5_with_real_chunked_storage_and_max_rows(cli, tmp_path):
+    """A chunked, gzip-compressed 3,000,000 x 1,000 float32 dataset with only its
+    first chunk written: real storage behind a huge declared shape, a small file.
+    --max-rows 10 reads 10 rows cheaply; without it, the 2 GB limit refuses it."""
+    h5py = pytest.importorskip("h5py")
+    path = tmp_path / "model.weights.h5"
+    with h5py.File(path, "w") as f:
+        ds = f.create_dataset("layers/embedding/vars/0", shape=(3_000_000, 1000), dtype="float32",
+                              chunks=(100, 1000), compression="gzip")
+        ds[:10] = np.arange(10_000, dtype="float32").reshape(10, 1000)
+    assert path.stat().st_size < 1 << 20
+    r = cli.run("export", path, "--logdir", tmp_path / "b", "--max-rows", "10")
+    succeeded(r)
+    assert "10x1000" in r["stdout"], r["stdout"]
+    assert r["peak_mb"] < 300, r["peak_mb"]
+    refused(cli.run("export", path, "--logdir", tmp_path / "a"), "2 GB")
+    assert not (tmp_path / "a").exists()
+
+
 def test_word_vector_gzip_bombs(cli, tmp_path):
     one_line = tmp_path / "one-line.vec.gz"  # a header, then 256 MiB of numbers, no newline
     gzip_stream(str(one_line), b"2 3 \nthe ", b"0.1 " * (1 << 18), 256)
@@ -204,6 +223,33 @@ def test_keras_config_bomb_and_deep_json(cli, tmp_path):
     deep = tmp_path / "deep.keras"
     zip_with(str(deep), {"config.json": b"[" * 200_000 + b"]" * 200_000, "model.weights.h5": b""})
     refused(cli.run("export", deep, "--logdir", tmp_path / "a"), "nests deeper")
+    assert not (tmp_path / "a").exists()
+
+
+def test_keras_vocabulary_asset_bomb(cli, tmp_path):
+    """A real ``.keras`` (TextVectorization -> Embedding) whose vocabulary assets
+    are replaced by 1 MiB more than MAX_ASSET_BYTES of zeros (a ~0.5 MB zip entry):
+    one line naming the asset and its ceiling, memory bounded, nothing written."""
+    import keras
+
+    from projector_tools.sources.budgets import MAX_ASSET_BYTES
+
+    tv = keras.layers.TextVectorization(max_tokens=20, output_sequence_length=4, name="tv")
+    tv.adapt(["the cat sat on the mat", "a dog ran"])
+    ids = keras.Input((1,), dtype="string")
+    model = keras.Model(ids, keras.layers.Embedding(20, 4, name="words")(tv(ids)))
+    good = tmp_path / "good.keras"
+    model.save(good)
+    with zipfile.ZipFile(good) as zf:
+        vocabularies = [n for n in zf.namelist() if n.startswith("assets/") and n.endswith("vocabulary.txt")]
+    assert vocabularies
+    bomb = tmp_path / "bomb.keras"
+    zip_replacing(str(good), str(bomb), {n: (b"\0" * (1 << 20), (MAX_ASSET_BYTES >> 20) + 1)
+                                         for n in vocabularies})
+    assert bomb.stat().st_size < 8 << 20
+    r = cli.run("export", bomb, "--logdir", tmp_path / "a")
+    refused(r, "vocabulary.txt", "ceiling")
+    assert r["peak_mb"] < 300, r["peak_mb"]
     assert not (tmp_path / "a").exists()
 
 

@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from projector_tools.errors import SourceError
 from projector_tools.sources.keras_archive import KerasArchive
 from projector_tools.sources.keras_config import ConfigLayer, is_embedding, model_layers
 from projector_tools.run.metadata import Metadata
@@ -254,6 +255,8 @@ def archive_lookup_metadata(archive: KerasArchive) -> tuple[dict[str, Metadata],
     for name, lookup in found.links.items():
         try:
             vocabulary = _archive_vocabulary(archive, lookup)
+        except SourceError:  # an asset over its ceiling, a damaged zip: the archive is refused
+            raise
         except (ValueError, TypeError, OSError, ImportError) as exc:
             notes.append(
                 f"{name}: cannot read the vocabulary of {lookup.class_name} "

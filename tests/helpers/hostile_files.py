@@ -103,3 +103,17 @@ def zip_with(path: str, entries: dict[str, bytes | tuple[bytes, int]]) -> None:
             with zf.open(name, "w", force_zip64=True) as out:
                 for _ in range(repeat):
                     out.write(data)
+
+
+def zip_replacing(src: str, dst: str, entries: dict[str, tuple[bytes, int]]) -> None:
+    """A copy of zip ``src`` at ``dst`` whose entries named in ``entries`` hold
+    ``data * repeat`` instead (streamed, deflated; the others copied as they are)."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zout:
+        for info in zin.infolist():
+            with zout.open(info.filename, "w", force_zip64=True) as out:
+                if info.filename in entries:
+                    data, repeat = entries[info.filename]
+                    for _ in range(repeat):
+                        out.write(data)
+                else:
+                    out.write(zin.read(info.filename))
