@@ -37,16 +37,22 @@ class Server:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=cli_env(), cwd=REPO_ROOT)
         assert json.loads(self.proc.stdout.readline())["ready"]
 
-    def run(self, *argv: str):
+    def run(self, *argv: str, trace: bool = False):
+        """The command's reply; with ``trace``, ``reply["opened"]`` lists every path
+        it opened through Python (tests/helpers/hostile_server.py)."""
         self.count += 1
         out = os.path.join(self.workdir, f"{self.count}.out")
         err = os.path.join(self.workdir, f"{self.count}.err")
-        self.proc.stdin.write(json.dumps({"argv": [str(a) for a in argv], "stdout": out,
-                                          "stderr": err, "seconds": SECONDS}) + "\n")
+        opened = os.path.join(self.workdir, f"{self.count}.trace") if trace else None
+        self.proc.stdin.write(json.dumps({"argv": [str(a) for a in argv], "stdout": out, "stderr": err,
+                                          "seconds": SECONDS, "trace": opened}) + "\n")
         self.proc.stdin.flush()
         reply = json.loads(self.proc.stdout.readline())
         with open(out) as f, open(err) as g:
             reply["stdout"], reply["stderr"] = f.read(), g.read()
+        if opened:
+            with open(opened) as f:
+                reply["opened"] = json.load(f)
         reply["peak_mb"] = max(0, reply["maxrss_kb"] - reply["base_kb"]) // 1024
         return reply
 
@@ -347,6 +353,67 @@ def test_checkpoint_index_with_dtype_99(cli, tmp_path):
 
 
 # ---------------------------------------------------------------- containment
+#
+# Traced two ways (acceptance 2: nothing outside the folder the user named is
+# opened because a file inside it said so). (1) Python's audit hook records
+# every path the command opens through Python (open, io.open, os.open):
+# ``not_opened`` asserts none resolves inside an outside folder or names
+# /etc/passwd or /etc/shadow. (2) TensorFlow's gfile and HDF5 open files in
+# C++, where no audit event is raised; for those, every file of the outside
+# folder gets an access time a year older than its modification time
+# (``stale``), which the kernel updates on any read under ``relatime`` (and
+# ``strictatime``), and ``not_opened`` asserts it unchanged. stat/lstat/realpath
+# (how containment is decided) leave access times alone.
+
+FORBIDDEN = ("/etc/passwd", "/etc/shadow")
+
+
+def _atime_tracks_reads(folder) -> bool:
+    probe = os.path.join(folder, ".atime-probe")
+    with open(probe, "w") as f:
+        f.write("x")
+    st = os.stat(probe)
+    os.utime(probe, ns=(st.st_mtime_ns - YEAR_NS, st.st_mtime_ns))
+    with open(probe) as f:
+        f.read()
+    moved = os.stat(probe).st_atime_ns != st.st_mtime_ns - YEAR_NS
+    os.unlink(probe)
+    return moved
+
+
+YEAR_NS = 365 * 86400 * 10**9
+
+
+def stale(*roots) -> dict[str, int]:
+    """Give every regular file under ``roots`` an access time a year before its
+    modification time; ``{path: access time}`` to compare after the command."""
+    if not _atime_tracks_reads(os.path.dirname(str(roots[0]))):
+        import warnings
+
+        warnings.warn("this filesystem does not update access times: C++ reads go untraced")
+        return {}
+    times = {}
+    for root in roots:
+        for folder, _dirs, files in os.walk(root):
+            for name in files:
+                p = os.path.join(folder, name)
+                if os.path.islink(p):
+                    continue
+                st = os.stat(p)
+                os.utime(p, ns=(st.st_mtime_ns - YEAR_NS, st.st_mtime_ns))
+                times[p] = st.st_mtime_ns - YEAR_NS
+    return times
+
+
+def not_opened(r, times: dict[str, int], *roots) -> None:
+    """No path the command opened (audit hook) lies under ``roots`` or is in
+    FORBIDDEN, and no file of ``times`` was read (its access time is unchanged)."""
+    inside = [os.path.realpath(str(root)) for root in roots]
+    for path in map(os.path.realpath, r["opened"]):
+        assert path not in FORBIDDEN, path
+        assert not any(path == f or path.startswith(f + os.sep) for f in inside), path
+    read = [p for p, t in times.items() if os.stat(p).st_atime_ns != t]
+    assert not read, f"read outside the folder named: {read}"
 
 @pytest.mark.parametrize("how", ["absolute", "dotdot", "symlink", "etc"])
 def test_layout_does_not_follow_metadata_out_of_the_run(cli, tmp_path, how):
@@ -364,9 +431,17 @@ def test_layout_does_not_follow_metadata_out_of_the_run(cli, tmp_path, how):
         meta = run / _metadata_file(run)
         meta.unlink()
         meta.symlink_to(secret)
-    before = tree(run)
-    refused(cli.run("layout", run, "--method", "pca"), "outside")
+    before, times = tree(run), stale(secret.parent)
+    r = cli.run("layout", run, "--method", "pca", trace=True)
+    refused(r, "outside")
+    not_opened(r, times, secret.parent)
     assert tree(run) == before and not holds_secret(run)
+    for cmd in READERS[:3]:  # doctor reports it; neighbors and plot refuse
+        r = cli.run(*_reader_argv(cmd, run, tmp_path), trace=True)
+        _bounded(r)
+        assert r["status"] != 0 and "secret-" not in r["stdout"] + r["stderr"]
+        not_opened(r, times, secret.parent)
+    assert tree(run) == before
 
 
 def test_layout_does_not_follow_a_checkpoint_symlink(cli, tmp_path):
@@ -375,8 +450,13 @@ def test_layout_does_not_follow_a_checkpoint_symlink(cli, tmp_path):
     data = next(run.glob("*.data-*"))
     data.unlink()
     data.symlink_to(next(other.glob("*.data-*")))
-    before = tree(run)
-    refused(cli.run("layout", run, "--method", "pca"), "outside")
+    before, times = tree(run), stale(other)
+    for cmd in READERS:
+        r = cli.run(*_reader_argv(cmd, run, tmp_path), trace=True)
+        _bounded(r)
+        assert r["status"] != 0
+        not_opened(r, times, other)
+    refused(r, "outside")  # layout
     assert tree(run) == before
 
 
@@ -394,24 +474,33 @@ def test_symlinked_child_run_out_of_the_logdir(cli, tmp_path):
     outside = _run(tmp_path / "outside", "elsewhere-run")
     (outside / _metadata_file(outside)).write_text("".join(f"secret-{i}\n" for i in range(6)))
     (logdir / "linked").symlink_to(outside)
-    r = cli.run("doctor", logdir, "--json")
+    times = stale(outside)
+    r = cli.run("doctor", logdir, "--json", trace=True)
     _bounded(r)
     assert "secret-" not in r["stdout"]
-    refused(cli.run("neighbors", logdir, "secret-1", "--run", "linked"))
+    not_opened(r, times, outside)
+    r = cli.run("neighbors", logdir, "secret-1", "--run", "linked", trace=True)
+    refused(r)
+    not_opened(r, times, outside)
 
 
 def test_safetensors_index_naming_shards_outside(cli, tmp_path):
     outside = _hf_model(tmp_path, "outside")
+    times = stale(outside)
     for target in ["../outside/model.safetensors", str(outside / "model.safetensors"), "/etc/passwd"]:
         model = tmp_path / "model"
         model.mkdir(exist_ok=True)
         (model / "model.safetensors.index.json").write_text(json.dumps(
             {"weight_map": {"embeddings.word_embeddings.weight": target}}))
-        refused(cli.run("export", model, "--logdir", tmp_path / "a"), "outside the source folder")
+        r = cli.run("export", model, "--logdir", tmp_path / "a", trace=True)
+        refused(r, "outside the source folder")
+        not_opened(r, times, outside)
         assert not (tmp_path / "a").exists()
     (model / "model.safetensors.index.json").write_text(json.dumps(
         {"weight_map": {"embeddings.word_embeddings.weight": "../outside/model.safetensors"}}))
     succeeded(cli.run("export", model, "--logdir", tmp_path / "b", "--allow-outside"))
+    if times:  # the control: reading the shard on purpose does move its access time
+        assert os.stat(outside / "model.safetensors").st_atime_ns != times[str(outside / "model.safetensors")]
 
 
 def test_checkpoint_state_file_naming_outside(cli, tmp_path):
@@ -419,11 +508,16 @@ def test_checkpoint_state_file_naming_outside(cli, tmp_path):
     prefix = str(next(outside.glob("*.index")))[: -len(".index")]
     folder = tmp_path / "ckpt"
     folder.mkdir()
+    times = stale(outside)
     for target in ["/etc/passwd", os.path.relpath(prefix, folder)]:
         (folder / "checkpoint").write_text(f'model_checkpoint_path: "{target}"\n')
-        refused(cli.run("export", folder, "--logdir", tmp_path / "a"), "outside the source folder")
+        r = cli.run("export", folder, "--logdir", tmp_path / "a", trace=True)
+        refused(r, "outside the source folder")
+        not_opened(r, times, outside)
         assert not (tmp_path / "a").exists()
     succeeded(cli.run("export", folder, "--logdir", tmp_path / "b", "--allow-outside"))
+    if times:  # the control: TensorFlow reading the checkpoint on purpose moves its access times
+        assert any(os.stat(p).st_atime_ns != t for p, t in times.items() if ".data-" in p)
     succeeded(cli.run("export", prefix, "--logdir", tmp_path / "c"))  # named yourself
 
 

@@ -4,8 +4,15 @@ address-space ceiling, and its peak resident memory (``ru_maxrss`` from
 ``wait4``, the command's supervised child included) reported back.
 
 Protocol, one JSON object per line: request ``{"argv": [...], "stdout": PATH,
-"stderr": PATH, "seconds": N}``; reply ``{"status": S, "maxrss_kb": K,
-"base_kb": B}`` (S as subprocess's returncode; B the server's own peak at fork).
+"stderr": PATH, "seconds": N, "trace": PATH or null}``; reply ``{"status": S,
+"maxrss_kb": K, "base_kb": B}`` (S as subprocess's returncode; B the server's
+own peak at fork).
+
+With ``trace``, the command runs under a Python audit hook (``sys.addaudithook``)
+that records the absolute path of every ``open`` event (``builtins.open``,
+``io.open``, ``io.open_code``, ``os.open``) and writes them, one JSON list, to
+that path when the command ends. Opens made in C/C++ (TensorFlow's gfile,
+HDF5) raise no audit event: the tests cover those by file access times.
 """
 
 from __future__ import annotations
@@ -49,13 +56,27 @@ def _child(req: dict) -> None:
 
     signal.alarm(int(req.get("seconds", 60)))  # SIGALRM ends a hang: status -14
     sys.argv = ["projector-tools", *req["argv"]]
+    opened: list[str] = []
+    if req.get("trace"):
+        sys.addaudithook(lambda event, args: _record(opened, event, args))
     code = 1
     try:
         code = projector_tools.cli.main()
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
+        if req.get("trace"):
+            found = list(opened)
+            opened.clear()
+            with open(req["trace"], "w") as f:
+                json.dump(found, f)
         os._exit(code if isinstance(code, int) else 1)
+
+
+def _record(opened: list[str], event: str, args: tuple) -> None:
+    """Audit hook body: the path of an ``open`` event (a file descriptor is no path)."""
+    if event == "open" and args and isinstance(args[0], (str, bytes, os.PathLike)):
+        opened.append(os.path.abspath(os.fsdecode(args[0])))
 
 
 def main() -> None:
