@@ -55,6 +55,9 @@ def plan_run(run: str, tensor: str | None = None) -> list[PlannedTensor]:
         raise InputError(f"{run!r} holds {len(views)} runs ({names}); publish one of them, e.g. "
                          f"`{PROG} publish {views[0].dir} --out DIR`")
     view = views[0]
+    if view.checkpoint_error:  # its tensors have no shape: say why, not "no tensor"
+        raise SourceError(f"the checkpoint of {run!r} cannot be read ({view.checkpoint_error}); nothing was "
+                          f"published; `{PROG} doctor {run}` says why")
     evs = [e for e in view.embeddings if e.shape and len(e.shape) == 2]
     for e in [e for e in evs if e.shape[1] < 2]:
         note(f"tensor {e.name!r} has one column; the standalone Projector cannot show it, so it is left out")

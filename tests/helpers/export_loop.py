@@ -45,9 +45,10 @@ def export_forever(logdir: str, first_k: int, started) -> None:
         time.sleep(0.1)
 
 
-def export_n_times(logdir: str, first_k: int, n: int, go, results, lock_timeout=None) -> None:
-    """Export ``n`` self-describing exports into ``logdir`` once ``go`` is set;
-    put one ``(k, "ok" | "refused" | "failed", message)`` per export on ``results``."""
+def export_n_times(logdir: str, first_k: int, n: int, go, results, lock_timeout=None, stop=None) -> None:
+    """Export ``n`` self-describing exports into ``logdir`` once ``go`` is set (fewer if
+    ``stop`` is set first); put one ``(k, "ok" | "refused" | "failed", message)`` per
+    export on ``results``."""
     import traceback
 
     from projector_tools.errors import ProjectorToolsError
@@ -55,6 +56,8 @@ def export_n_times(logdir: str, first_k: int, n: int, go, results, lock_timeout=
     rng = np.random.default_rng(first_k)
     go.wait()
     for k in range(first_k, first_k + n):
+        if stop is not None and stop.is_set():
+            break
         matrix, labels = export_number(k, int(rng.integers(50, 3_000)))
         try:
             export_embeddings(matrix, logdir, metadata=labels, lock_timeout=lock_timeout)
