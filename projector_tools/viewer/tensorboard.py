@@ -16,114 +16,33 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
-import urllib.parse
-import urllib.request
 from typing import Any
 
-from projector_tools.errors import ProjectorToolsError
+from projector_tools.viewer.server_process import ServerProcess
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class TensorBoardServer:
+class TensorBoardServer(ServerProcess):
     """Run ``tensorboard --logdir LOGDIR --host 127.0.0.1 --port PORT``."""
 
+    name = "tensorboard"
+    ready_path = "/data/plugins_listing"
+
     def __init__(self, logdir: str, *, timeout: float = 120.0, extra_args: list[str] | None = None):
+        super().__init__(timeout=timeout)
         self.logdir = str(logdir)
-        self.timeout = timeout
         self.extra_args = list(extra_args or [])
-        self.port = 0
-        self.proc: subprocess.Popen | None = None
-        self._log = None
-        self.started_at = 0.0
-        self.ready_at = 0.0
 
-    # -- lifecycle ---------------------------------------------------------
-    def start(self) -> "TensorBoardServer":
-        self.port = free_port()
-        self._log = tempfile.TemporaryFile()
-        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
-        cmd = [
-            sys.executable, "-m", "tensorboard.main",
-            "--logdir", self.logdir, "--host", "127.0.0.1", "--port", str(self.port),
-            *self.extra_args,
-        ]
-        self.started_at = time.monotonic()
-        self.proc = subprocess.Popen(
-            cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env, start_new_session=True
-        )
-        self.wait_ready()
-        return self
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "tensorboard.main", "--logdir", self.logdir,
+                "--host", "127.0.0.1", "--port", str(self.port), *self.extra_args]
 
-    def wait_ready(self) -> None:
-        deadline = self.started_at + self.timeout
-        while True:
-            if self.proc is not None and self.proc.poll() is not None:
-                raise ProjectorToolsError(f"tensorboard exited early:\n{self.output()}")
-            try:
-                self.get("/data/plugins_listing", timeout=2)
-                self.ready_at = time.monotonic()
-                return
-            except (urllib.error.URLError, ConnectionError, OSError):
-                pass
-            if time.monotonic() > deadline:
-                self.stop()
-                raise ProjectorToolsError(
-                    f"tensorboard did not answer within {self.timeout:.0f}s:\n{self.output()}"
-                )
-            time.sleep(0.1)  # poll interval of the readiness check
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        pid = self.proc.pid
-        if self.proc.poll() is None:
-            try:
-                os.killpg(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(pid, signal.SIGKILL)
-                self.proc.wait(timeout=15)
-        self.proc = None
-
-    def output(self) -> str:
-        if self._log is None:
-            return ""
-        self._log.seek(0)
-        return self._log.read().decode("utf-8", "replace")[-4000:]
-
-    def __enter__(self) -> "TensorBoardServer":
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
+    def env(self) -> dict[str, str]:
+        return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
 
     # -- HTTP --------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def get(self, path: str, params: dict[str, Any] | None = None, timeout: float = 60) -> bytes:
-        url = self.url + path
-        if params:
-            url += "?" + urllib.parse.urlencode(params)
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
-            return resp.read()
-
     def get_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
         return json.loads(self.get(path, params))
 
