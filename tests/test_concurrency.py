@@ -78,9 +78,12 @@ def test_two_writers_and_a_reader_never_see_a_mixed_or_missing_file(
 
     go, results = forkserver.Event(), forkserver.Queue()
     # writer A waits as long as it takes; writer B gives up after 0.1 s, so
-    # both paths (wait, refuse) run while the run changes under the reader
+    # both paths (wait, refuse) run while the run changes under the reader.
+    # A leaves 20 ms between its exports, as a training loop leaves an epoch:
+    # back to back, it re-took the lock within a millisecond, and a fresh-clone
+    # CI once saw all 100 of B's tries refused (B polls every 50 ms at most).
     a = forkserver.Process(target=export_loop.export_n_times,
-                           args=(run_dir, 10_000, EXPORTS, go, results), daemon=True)
+                           args=(run_dir, 10_000, EXPORTS, go, results, None, None, 0.02), daemon=True)
     b = forkserver.Process(target=export_loop.export_n_times,
                            args=(run_dir, 20_000, EXPORTS, go, results, 0.1), daemon=True)
     a.start()

@@ -45,10 +45,12 @@ def export_forever(logdir: str, first_k: int, started) -> None:
         time.sleep(0.1)
 
 
-def export_n_times(logdir: str, first_k: int, n: int, go, results, lock_timeout=None, stop=None) -> None:
+def export_n_times(logdir: str, first_k: int, n: int, go, results, lock_timeout=None, stop=None,
+                   pause: float = 0.0) -> None:
     """Export ``n`` self-describing exports into ``logdir`` once ``go`` is set (fewer if
     ``stop`` is set first); put one ``(k, "ok" | "refused" | "failed", message)`` per
-    export on ``results``."""
+    export on ``results``. ``pause`` seconds pass between two exports, as an epoch
+    passes between a training loop's exports."""
     import traceback
 
     from projector_tools.errors import ProjectorToolsError
@@ -67,6 +69,8 @@ def export_n_times(logdir: str, first_k: int, n: int, go, results, lock_timeout=
             results.put((k, "failed", traceback.format_exc()))
         else:
             results.put((k, "ok", ""))
+        if pause:
+            time.sleep(pause)  # the loop's own work between exports, not a wait for anything
 
 
 def hold_lock(run_dir: str, locked) -> None:
