@@ -178,7 +178,7 @@ def read_bytes(path: str, *, max_line: int | None = None) -> bytes:
     socket is refused before it is opened (``budgets.require_regular``);
     with ``max_line``, a line longer than that many bytes is refused while
     reading, before the file is held whole."""
-    from projector_tools.sources.budgets import require_regular
+    from projector_tools.run.budgets import require_regular
 
     require_regular(path)
     try:
@@ -195,7 +195,7 @@ def _read_lines_within(f, path: str, max_line: int) -> bytes:
 
     Chunks are at most ``max_line`` long, so a line inside one cannot be too
     long: only the line that crosses chunk boundaries is counted."""
-    from projector_tools.sources.budgets import line_too_long
+    from projector_tools.run.budgets import line_too_long
 
     chunks: list[bytes] = []
     run = 0  # bytes since the last newline
@@ -219,7 +219,7 @@ def open_read(path: str):
     """A binary file object to stream ``path``: ``open`` for local paths (several
     times faster than ``GFile`` on large reads), ``GFile`` for ``scheme://`` ones.
     A FIFO, device or socket is refused before it is opened."""
-    from projector_tools.sources.budgets import require_regular
+    from projector_tools.run.budgets import require_regular
 
     require_regular(path)
     if is_remote(path):

@@ -238,7 +238,7 @@ def test_keras_vocabulary_asset_bomb(cli, tmp_path):
     one line naming the asset and its ceiling, memory bounded, nothing written."""
     import keras
 
-    from projector_tools.sources.budgets import MAX_ASSET_BYTES
+    from projector_tools.run.budgets import MAX_ASSET_BYTES
 
     tv = keras.layers.TextVectorization(max_tokens=20, output_sequence_length=4, name="tv")
     tv.adapt(["the cat sat on the mat", "a dog ran"])
@@ -261,7 +261,7 @@ def test_keras_vocabulary_asset_bomb(cli, tmp_path):
 
 def test_zip_entry_is_cut_at_its_ceiling(tmp_path):
     from projector_tools.errors import SourceError
-    from projector_tools.sources.budgets import read_zip_entry
+    from projector_tools.run.budgets import read_zip_entry
 
     path = tmp_path / "a.zip"
     zip_with(str(path), {"vocab.txt": (b"\0" * (1 << 20), 8)})

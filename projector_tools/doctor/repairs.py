@@ -31,7 +31,7 @@ import contextlib
 import os
 
 from projector_tools import fsio
-from projector_tools.sources.budgets import MAX_LINE_BYTES
+from projector_tools.run.budgets import MAX_LINE_BYTES
 from projector_tools.sources.checkpoint_graph import readable_name
 from projector_tools.doctor.backups import backup, move_aside
 from projector_tools.doctor.checks import diagnose

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from projector_tools import fsio
-from projector_tools.sources.budgets import MAX_LINE_BYTES
+from projector_tools.run.budgets import MAX_LINE_BYTES
 from projector_tools.doctor.report import ERROR, INFO, WARNING, Report, TensorSummary
 from projector_tools.run.view import (
     OPTIMIZER_SLOT,

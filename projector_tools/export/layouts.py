@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from projector_tools import fsio
-from projector_tools.sources.budgets import MAX_LINE_BYTES
+from projector_tools.run.budgets import MAX_LINE_BYTES
 from projector_tools.errors import InputError, LogdirError
 from projector_tools.run.metadata import Metadata, parse_projector_tsv, unescape_label
 

@@ -76,7 +76,7 @@ def _assets_dir_to_run_dir(assets_dir: str) -> str:
 def _read_config(path: str) -> tuple[Any, str | None]:
     from projector_tools.run.config import parse_config
 
-    from projector_tools.sources.budgets import check_config_size
+    from projector_tools.run.budgets import check_config_size
 
     try:
         check_config_size(path)

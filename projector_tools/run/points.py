@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from projector_tools import fsio
-from projector_tools.sources.budgets import MAX_LINE_BYTES
+from projector_tools.run.budgets import MAX_LINE_BYTES
 from projector_tools.errors import InputError, OutsideLogdirError, SourceError
 from projector_tools.run.containment import checkpoint_inside, require_inside
 from projector_tools.run.pair import read_tensor_file

@@ -13,7 +13,7 @@ never gets shorter than the one it replaces (:func:`never_shorter`).
 from __future__ import annotations
 
 from projector_tools import fsio
-from projector_tools.sources.budgets import MAX_LINE_BYTES, check_config_size
+from projector_tools.run.budgets import MAX_LINE_BYTES, check_config_size
 from projector_tools.errors import LogdirError, SourceError
 from projector_tools.run.config import CONFIG_FILENAME, config_text, parse_config, sprite_of
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from projector_tools import fsio
 from projector_tools.run.containment import require_inside_source
-from projector_tools.sources.budgets import MAX_LINE_BYTES, require_regular
+from projector_tools.run.budgets import MAX_LINE_BYTES, require_regular
 
 from projector_tools.sources import fasttext_bin, word_vectors
 from projector_tools.sources.base import LoadedSource

@@ -42,7 +42,7 @@ import numpy as np
 
 from projector_tools import fsio
 from projector_tools.run.containment import require_inside_source
-from projector_tools.sources.budgets import json_loads, require_regular
+from projector_tools.run.budgets import json_loads, require_regular
 from projector_tools.errors import InputError, SourceError
 from projector_tools.run.metadata import Metadata
 from projector_tools.sources.base import LoadedSource

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from projector_tools import fsio
-from projector_tools.sources.budgets import MAX_JSON_BYTES, MAX_LINE_BYTES, check_token_ids, json_loads
+from projector_tools.run.budgets import MAX_JSON_BYTES, MAX_LINE_BYTES, check_token_ids, json_loads
 from projector_tools.errors import SourceError
 from projector_tools.run.metadata import Metadata
 

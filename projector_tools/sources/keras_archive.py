@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from projector_tools import fsio
-from projector_tools.sources.budgets import MAX_ASSET_BYTES, MAX_JSON_BYTES, json_loads, read_dataset, read_zip_entry
+from projector_tools.run.budgets import MAX_ASSET_BYTES, MAX_JSON_BYTES, json_loads, read_dataset, read_zip_entry
 from projector_tools.errors import InputError, SourceError
 from projector_tools.sources.keras_config import (
     EMBEDDING_CLASS,

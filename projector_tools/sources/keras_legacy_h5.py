@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from projector_tools import fsio
-from projector_tools.sources.budgets import json_loads, read_dataset
+from projector_tools.run.budgets import json_loads, read_dataset
 from projector_tools.sources.checkpoint_graph import EMBEDDING_VARIABLE
 from projector_tools.errors import InputError, SourceError
 

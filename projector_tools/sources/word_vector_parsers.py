@@ -25,7 +25,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from projector_tools.errors import SourceError
 from projector_tools.run.matrix import check_size
-from projector_tools.sources.budgets import MAX_COUNT_BYTES, line_ceiling, line_too_long
+from projector_tools.run.budgets import MAX_COUNT_BYTES, line_ceiling, line_too_long
 
 __all__ = ["BinaryReader", "TextReader", "decode_tokens", "read_decompressed"]
 
