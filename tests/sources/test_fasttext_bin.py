@@ -31,6 +31,7 @@ from projector_tools.cli import main  # noqa: E402
 from projector_tools.run.metadata import escape_label, parse_projector_tsv  # noqa: E402
 from projector_tools.viewer.tensorboard import TensorBoardServer  # noqa: E402
 from tests.helpers.projector_checks import assert_run_serves  # noqa: E402
+from tests.helpers.export_errors import one_line_error
 
 CORPUS = (b"the king and the queen caf\xc3\xa9 na\xc3\xafve \xe6\x97\xa5\xe6\x9c\xac "
           b"clich\xe9s ladr\xf3n the of a city cities\n") * 40
@@ -121,16 +122,6 @@ def test_non_utf8_words_are_hex_escaped(served):
     labels = [row[0] for row in parse_projector_tsv(tb.metadata("trained", "embedding")).rows]
     assert {"café", "日本", "clich\\xe9s", "ladr\\xf3n", "</s>"} <= set(labels)
     assert "fastText model (version 12" in stderr["trained"]
-
-
-def one_line_error(tmp_path, capsys, path: str, *extra: str) -> str:
-    logdir = tmp_path / "never"
-    code = main(["export", path, "--logdir", str(logdir), *extra])
-    err = capsys.readouterr().err
-    assert code == 1
-    assert err.startswith("projector-tools: error: ") and err.count("\n") == 1, err
-    assert not logdir.exists()
-    return err
 
 
 def test_a_quantized_model_is_refused_in_one_line(tmp_path, capsys):

@@ -44,6 +44,7 @@ from projector_tools.run.metadata import parse_projector_tsv  # noqa: E402
 from projector_tools.viewer.tensorboard import TensorBoardServer  # noqa: E402
 from tests.helpers import REPO_ROOT  # noqa: E402
 from tests.helpers.projector_checks import assert_run_serves  # noqa: E402
+from tests.helpers.export_errors import one_line_error
 
 TOKENS = ["king", "queen", "café", "日本", "don't", "<br", "naïve", "the"]
 
@@ -174,16 +175,6 @@ def test_max_rows_stops_early(served):
     assert_run_serves(tb, "max_rows", {"embedding": kv.vectors[:3]}, {"embedding": TOKENS[:3]})
     glove, tokens = expected["glove"]
     assert_run_serves(tb, "glove_max_rows", {"embedding": glove[:10]}, {"embedding": tokens[:10]})
-
-
-def one_line_error(tmp_path, capsys, path: str) -> str:
-    logdir = tmp_path / "never"
-    code = main(["export", path, "--logdir", str(logdir)])
-    err = capsys.readouterr().err
-    assert code == 1
-    assert err.startswith("projector-tools: error: ") and err.count("\n") == 1, err
-    assert not logdir.exists()
-    return err
 
 
 def test_header_disagreeing_with_rows_is_one_line_and_writes_nothing(tmp_path, capsys):
