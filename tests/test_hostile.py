@@ -222,6 +222,27 @@ def test_word_vector_gzip_bombs(cli, tmp_path):
     assert not (tmp_path / "a").exists()
 
 
+def test_glove_with_more_rows_than_labels_fit(cli, tmp_path):
+    """A GloVe file (no header, so no declared count) of short 2-number rows: past
+    MAX_LABELLED_ROWS it is refused while it grows, long before 2 GB of floats
+    (268 million labels would take ~25 GB); --max-rows reads its start."""
+    from projector_tools.run.budgets import MAX_LABELLED_ROWS
+
+    many = tmp_path / "glove.txt.gz"
+    block = b"a 0.1 0.2\n" * (1 << 16)
+    gzip_stream(str(many), b"", block, MAX_LABELLED_ROWS // (1 << 16) + 2)
+    r = cli.run("export", many, "--logdir", tmp_path / "a")
+    refused(r, f"{MAX_LABELLED_ROWS:,} rows", "--max-rows")
+    assert r["peak_mb"] < 1024, r["peak_mb"]
+    assert not (tmp_path / "a").exists()
+    header = tmp_path / "declared.vec"
+    header.write_text(f"{MAX_LABELLED_ROWS + 1} 2\na 0.1 0.2\n")
+    refused(cli.run("export", header, "--logdir", tmp_path / "a"), f"{MAX_LABELLED_ROWS:,} rows")
+    r = cli.run("export", many, "--logdir", tmp_path / "b", "--max-rows", "10")
+    succeeded(r)
+    assert "10x2" in r["stdout"], r["stdout"]
+
+
 def test_keras_config_bomb_and_deep_json(cli, tmp_path):
     bomb = tmp_path / "bomb.keras"
     zip_with(str(bomb), {"config.json": (b" " * (1 << 20), 200), "model.weights.h5": b""})

@@ -50,6 +50,12 @@ MAX_ASSET_BYTES = 512 << 20
 #: Bytes of a word-vector file read past a declared row count just to say how
 #: many rows the file really has; beyond it the message says "more than".
 MAX_COUNT_BYTES = 64 << 20
+#: Most rows of a file whose labels are parsed one per row (a word-vector file)
+#: read without ``--max-rows``: each label costs ~100 bytes of Python objects,
+#: so 5,000,000 rows hold ~0.5 GB of labels. The largest published files hold
+#: 3,000,000 (word2vec GoogleNews) and 2,200,000 (GloVe 840B). Without it a
+#: GloVe file of 2-number rows could fill 2 GB with 268,000,000 labels (~25 GB).
+MAX_LABELLED_ROWS = 5_000_000
 
 #: Largest ``projector_config.pbtxt`` parsed: protobuf's text parser runs at
 #: ~2,000 entries a second on a loaded 2-core machine (200,000 repeated entries
@@ -96,6 +102,15 @@ def require_regular(path: str, what: str = "file") -> str:
         raise SourceError(f"{what} {path!r} is {kind}, not a regular file; only regular files are read "
                           "(a pipe or device could block or never end)")
     return path
+
+
+def check_labelled_rows(path: str, rows: int) -> None:
+    """Refuse ``rows`` labelled rows over :data:`MAX_LABELLED_ROWS` (called with a
+    header's count before parsing, and as a headerless file grows past it)."""
+    if rows > MAX_LABELLED_ROWS:
+        raise SourceError(f"{path!r} has more than {MAX_LABELLED_ROWS:,} rows (the ceiling for a file read "
+                          f"without --max-rows, its labels alone would fill memory); pass --max-rows N "
+                          "to read its first N rows")
 
 
 def line_ceiling(dims: int = 0) -> int:

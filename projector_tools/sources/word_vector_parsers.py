@@ -25,7 +25,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from projector_tools.errors import SourceError
 from projector_tools.run.matrix import check_size
-from projector_tools.run.budgets import MAX_COUNT_BYTES, line_ceiling, line_too_long
+from projector_tools.run.budgets import MAX_COUNT_BYTES, check_labelled_rows, line_ceiling, line_too_long
 
 __all__ = ["BinaryReader", "TextReader", "decode_tokens", "read_decompressed"]
 
@@ -124,6 +124,8 @@ class TextReader:
                 tokens, numbers = self._careful(lineno, lines)
             if not tokens:
                 continue
+            if self.max_rows is None:  # the labels' memory, before they are kept
+                check_labelled_rows(self.path, self.out.n + len(tokens))
             free = self.out.room(len(tokens))
             if len(tokens) > free:
                 if self.max_rows is not None and self.out.n + free == self.max_rows:

@@ -42,6 +42,7 @@ import numpy as np
 
 from projector_tools import fsio
 from projector_tools.errors import SourceError
+from projector_tools.run.budgets import check_labelled_rows
 from projector_tools.run.matrix import check_size
 from projector_tools.sources.word_vector_parsers import BinaryReader, TextReader, read_decompressed
 
@@ -218,6 +219,7 @@ def load_word_vectors(path: str, *, max_rows: int | None = None) -> WordVectors:
         kind, rows, dims = found
         if rows is not None and max_rows is None:
             check_size((rows, dims))  # before parsing gigabytes: the answer is --max-rows
+            check_labelled_rows(path, rows)
         reader = BinaryReader if kind == "binary" else TextReader
         tokens, matrix = reader(path, stream, head, rows, dims, max_rows).read()
     vectors = WordVectors(kind=kind, tokens=tokens, matrix=matrix, compression=compression)
