@@ -57,6 +57,12 @@ MAX_COUNT_BYTES = 64 << 20
 #: GloVe file of 2-number rows could fill 2 GB with 268,000,000 labels (~25 GB).
 MAX_LABELLED_ROWS = 5_000_000
 
+#: Most character n-grams of fastText words composed at once (each costs ~100
+#: bytes of index arrays): real models make ~30 per word, 1.5 M per 50,000-word
+#: chunk; a header declaring ``maxn`` 2**31 or a word of a million characters
+#: would make billions. Chunks are cut to it; one word over it alone is refused.
+MAX_NGRAMS = 1 << 22
+
 #: Largest ``projector_config.pbtxt`` parsed: protobuf's text parser runs at
 #: ~2,000 entries a second on a loaded 2-core machine (200,000 repeated entries
 #: took minutes); a real config lists a few tensors in well under 100 KB.
@@ -251,7 +257,7 @@ def check_token_ids(ids: list[int], rows: int | None, what: str) -> None:
 
 
 __all__ = [
-    "MAX_ASSET_BYTES", "MAX_COUNT_BYTES", "MAX_JSON_BYTES", "MAX_JSON_DEPTH", "MAX_LINE_BYTES",
+    "MAX_ASSET_BYTES", "MAX_COUNT_BYTES", "MAX_JSON_BYTES", "MAX_JSON_DEPTH", "MAX_LINE_BYTES", "MAX_NGRAMS",
     "check_declared", "check_token_ids", "json_loads", "line_ceiling", "line_too_long",
     "read_capped", "read_dataset", "read_zip_entry", "require_regular", "special_kind",
 ]

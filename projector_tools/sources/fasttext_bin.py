@@ -38,7 +38,8 @@ import numpy as np
 from projector_tools import fsio
 from projector_tools.errors import InputError, SourceError
 from projector_tools.run.matrix import check_size
-from projector_tools.sources.fasttext_subwords import CHUNK_WORDS, compose_vectors, subword_ids
+from projector_tools.run.budgets import MAX_LINE_BYTES, MAX_NGRAMS
+from projector_tools.sources.fasttext_subwords import CHUNK_WORDS, compose_vectors, ngram_counts, subword_ids
 from projector_tools.sources.word_vector_parsers import decode_tokens
 
 __all__ = ["FASTTEXT_MAGIC", "VECTOR_CHOICES", "FastTextModel", "is_fasttext_bin", "read_fasttext_bin"]
@@ -111,6 +112,9 @@ def _read_words(r: _Reader, size: int) -> list[bytes]:
     buf, pos = b"", 0
     while len(words) < size:
         end = buf.find(b"\0", pos)
+        if (end < 0 and len(buf) - pos > MAX_LINE_BYTES) or end - pos > MAX_LINE_BYTES:
+            raise SourceError(f"{r.path!r} has a dictionary word longer than {MAX_LINE_BYTES >> 20} MiB "
+                              "(the ceiling for one label); the file is damaged or not a fastText model")
         if end < 0 or end + _MIN_ENTRY > len(buf):
             more = r.stream.read(_BLOCK)
             if not more:
@@ -202,9 +206,29 @@ def _composed(words: list[bytes], args: dict[str, int], nwords: int, prune_size:
     if prune_size > 0:
         raise SourceError("pruned n-gram buckets come only with quantized models, which are not read")
     out = np.empty((len(words), dims), np.float32)
-    for lo in range(0, len(words), CHUNK_WORDS):
-        chunk = words[lo : lo + CHUNK_WORDS]
+    for lo, hi in _chunks(words, args["minn"], maxn if args["bucket"] > 0 else 0):
+        chunk = words[lo:hi]
         ids = subword_ids(chunk, minn=args["minn"], maxn=maxn, bucket=args["bucket"],
                           nwords=nwords, first_id=lo)
-        out[lo : lo + len(chunk)] = compose_vectors(ids, lambda i: table[i], dims)
+        out[lo:hi] = compose_vectors(ids, lambda i: table[i], dims)
     return out
+
+
+def _chunks(words: list[bytes], minn: int, maxn: int) -> list[tuple[int, int]]:
+    """``(start, end)`` of runs of at most ``CHUNK_WORDS`` words and ``MAX_NGRAMS`` n-grams."""
+    if maxn <= 0:
+        return [(lo, min(lo + CHUNK_WORDS, len(words))) for lo in range(0, len(words), CHUNK_WORDS)]
+    counts = ngram_counts(words, minn, maxn)
+    if counts.size and counts.max() > MAX_NGRAMS:
+        i = int(counts.argmax())
+        raise SourceError(f"the word {words[i][:40]!r}... ({len(words[i]):,} bytes) with n-grams of "
+                          f"{minn} to {maxn} characters makes {int(counts[i]):,} n-grams, over the "
+                          f"{MAX_NGRAMS:,} ceiling: not a real fastText model; "
+                          "--fasttext-vectors input reads the words' own rows")
+    bounds, lo, total = [], 0, 0
+    for i, c in enumerate(counts.tolist()):
+        if i - lo == CHUNK_WORDS or total + c > MAX_NGRAMS:
+            bounds.append((lo, i))
+            lo, total = i, 0
+        total += c
+    return bounds + ([(lo, len(words))] if lo < len(words) else [])

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-__all__ = ["EOS", "compose_vectors", "fnv1a", "subword_ids"]
+__all__ = ["EOS", "compose_vectors", "fnv1a", "ngram_counts", "subword_ids"]
 
 EOS = b"</s>"  # fastText's end-of-sentence word: no n-grams
 _FNV_OFFSET = np.uint32(2166136261)
@@ -61,6 +61,7 @@ def _ngram_spans(words: Sequence[bytes], minn: int, maxn: int):
     last_char = np.searchsorted(starts, ends[word_of], side="left") - 1  # per character
     first = np.ones(len(starts), bool)
     first[1:] = word_of[1:] != word_of[:-1]
+    maxn = min(maxn, int(np.bincount(word_of).max(initial=0)))  # none longer than the longest word
     keys, spans = [], []
     for n in range(max(1, minn), maxn + 1):
         k = np.flatnonzero(np.arange(len(starts)) + n - 1 <= last_char)
@@ -76,6 +77,25 @@ def _ngram_spans(words: Sequence[bytes], minn: int, maxn: int):
     lengths = np.concatenate(spans)
     order = np.lexsort((n, k))
     return word_of[k[order]], starts[k[order]], lengths[order], buf
+
+
+def ngram_counts(words: Sequence[bytes], minn: int, maxn: int) -> np.ndarray:
+    """An upper bound on each word's number of n-grams (``<word>`` of ``L``
+    characters has ``L - n + 1`` of each length ``n``), counted without listing them.
+
+        >>> ngram_counts([b"ab", EOS], minn=2, maxn=3).tolist()   # <ab>: 3 + 2
+        [5, 0]
+    """
+    sizes = np.array([len(w) for w in words], np.int64)
+    buf = np.frombuffer(b"".join(words), np.uint8)
+    continuation = np.concatenate(([0], np.cumsum((buf & 0xC0) == 0x80)))
+    ends = np.cumsum(sizes)
+    chars = sizes + 2 - (continuation[ends] - continuation[ends - sizes])
+    chars[[w == EOS for w in words]] = 0
+    lo = max(1, minn)
+    hi = np.minimum(maxn, chars)
+    k = np.maximum(hi - lo + 1, 0)
+    return k * (chars + 1) - (lo + hi) * k // 2
 
 
 def subword_ids(words: Sequence[bytes], *, minn: int, maxn: int, bucket: int, nwords: int,
