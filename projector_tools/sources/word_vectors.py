@@ -42,7 +42,7 @@ import numpy as np
 
 from projector_tools import fsio
 from projector_tools.errors import SourceError
-from projector_tools.run.budgets import check_labelled_rows
+from projector_tools.run.budgets import check_declared, check_labelled_rows
 from projector_tools.run.matrix import check_size
 from projector_tools.sources.word_vector_parsers import BinaryReader, TextReader, read_decompressed
 
@@ -217,9 +217,7 @@ def load_word_vectors(path: str, *, max_rows: int | None = None) -> WordVectors:
         if found is None:
             raise SourceError(f"{path!r} is not a word-vector file; recognised: {describe_kinds()}")
         kind, rows, dims = found
-        if rows is not None and max_rows is None:
-            check_size((rows, dims))  # before parsing gigabytes: the answer is --max-rows
-            check_labelled_rows(path, rows)
+        _check_header(path, kind, rows, dims, max_rows, compression)
         reader = BinaryReader if kind == "binary" else TextReader
         tokens, matrix = reader(path, stream, head, rows, dims, max_rows).read()
     vectors = WordVectors(kind=kind, tokens=tokens, matrix=matrix, compression=compression)
@@ -227,6 +225,21 @@ def load_word_vectors(path: str, *, max_rows: int | None = None) -> WordVectors:
     if note:
         vectors.notes.append(note)
     return vectors
+
+
+def _check_header(path: str, kind: str, rows: int | None, dims: int, max_rows: int | None,
+                  compression: str | None) -> None:
+    """Refuse the rows a header declares before any matrix exists: more bytes than
+    an uncompressed file holds (4 per number in binary, at least 2 in text), or
+    over 2 GB (the answer is --max-rows)."""
+    want = rows if max_rows is None else (max_rows if rows is None else min(rows, max_rows))
+    if compression is None and want is not None:
+        size = fsio.stat(path)
+        if size is not None:
+            check_declared(path, (want, dims), 4 if kind == "binary" else 2, size[0])
+    check_size((1 if want is None else want, dims))
+    if rows is not None and max_rows is None:
+        check_labelled_rows(path, rows)
 
 
 def duplicates_note(tokens: list[str]) -> str:
