@@ -126,7 +126,7 @@ def line_ceiling(dims: int = 0) -> int:
 
 def line_too_long(path: str, limit: int) -> SourceError:
     return SourceError(f"{path!r} has a line longer than {limit >> 20} MiB (the ceiling for one line); "
-                       "it is not a text file of labels or vectors (see docs/design.md 'Hostile files')")
+                       "it is not a text file of labels, vectors or inputs (see docs/design.md 'Hostile files')")
 
 
 def _human(nbytes: float) -> str:
