@@ -340,6 +340,17 @@ def write_bytes(path: str, data: bytes | str) -> None:
         raise LogdirError(f"cannot write {path!r}: {reason(exc)}") from exc
 
 
+def copy_stream(src: str, dst: str, chunk: int = 1 << 20) -> None:
+    """Copy file ``src`` to ``dst`` in ``chunk``-byte pieces (never held whole);
+    ``src`` is refused if it is not a regular file (:func:`open_read`)."""
+    try:
+        with open_read(src) as f, gfile().GFile(dst, "wb") as out:
+            while data := f.read(chunk):
+                out.write(data)
+    except (OSError, errors().OpError) as exc:
+        raise LogdirError(f"cannot copy {src!r} to {dst!r}: {reason(exc)}") from exc
+
+
 def rmtree(path: str) -> None:
     """Delete the folder ``path`` and everything in it; one already gone is fine."""
     try:

@@ -158,8 +158,8 @@ def _write_site(site: str, planned: list[PlannedTensor], *, base_url: str | None
                                    version=version))
     entries, published = [], []
     for k, p in enumerate(planned):
-        files = sc.site_files(k, p.name, labelled=p.metadata is not None, sprite=p.sprite is not None,
-                              bookmarks=p.bookmarks is not None)
+        files = sc.site_files(k, p.name, labelled=p.metadata is not None, sprite=p.sprite_file is not None,
+                              bookmarks=p.bookmarks_file is not None)
         _write_tensor_files(site, p, files)
         if tsv:
             _write_tsv(site, p, files.tsv_dir)
@@ -184,9 +184,11 @@ def _write_tensor_files(site: str, p: PlannedTensor, files: sc.SiteFiles) -> Non
     with fsio.open_stream(fsio.join(site, files.tensor)) as f:
         for chunk in float32_chunks(p.matrix):
             f.write(chunk)
-    for path, data in ((files.metadata, p.metadata), (files.sprite, p.sprite), (files.bookmarks, p.bookmarks)):
+    if files.metadata is not None:
+        fsio.write_bytes(fsio.join(site, files.metadata), p.metadata)
+    for path, source in ((files.sprite, p.sprite_file), (files.bookmarks, p.bookmarks_file)):
         if path is not None:
-            fsio.write_bytes(fsio.join(site, path), data)
+            fsio.copy_stream(source, fsio.join(site, path))
 
 
 def _write_tsv(site: str, p: PlannedTensor, folder: str) -> None:

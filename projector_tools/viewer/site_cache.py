@@ -158,12 +158,28 @@ def view_tensor(view: RunView, label: str) -> str:
             continue
         path = resolve_asset(view, e.bookmarks_path)
         if view.stays_inside(path) and fsio.exists(path):
-            for state in json.loads(fsio.read_text(path)):
+            for state in _saved_views(path):
                 found.setdefault(str(state.get("label")), e.tensor_name)
     if label not in found:
         names = ", ".join(repr(n) for n in found) or "none"
         raise InputError(f"run {view.dir!r} has no view {label!r}; its views: {names}")
     return found[label]
+
+
+def _saved_views(path: str) -> list[dict]:
+    """The states of a run's bookmarks file, read within the JSON budgets
+    (``run.budgets``: size by ``stat`` first, nesting depth); one line otherwise."""
+    from projector_tools.errors import SourceError
+    from projector_tools.run.budgets import MAX_JSON_BYTES, json_loads
+
+    size = fsio.stat(path)
+    if size is not None and size[0] > MAX_JSON_BYTES:
+        raise SourceError(f"bookmarks file {path!r} is over {MAX_JSON_BYTES >> 20} MiB, the ceiling for a "
+                          "JSON file; refused (see docs/design.md 'Hostile files')")
+    states = json_loads(fsio.read_bytes(path), path)
+    if not isinstance(states, list) or not all(isinstance(s, dict) for s in states):
+        raise SourceError(f"bookmarks file {path!r} is not a list of saved views; re-export the run's views")
+    return states
 
 
 def _view_first(folder: str, label: str) -> None:

@@ -25,6 +25,7 @@ import numpy as np
 from projector_tools import fsio
 from projector_tools.errors import InputError, SourceError
 from projector_tools.process.voice import PROG, note
+from projector_tools.run.budgets import MAX_LINE_BYTES
 from projector_tools.run.metadata import Metadata, parse_projector_tsv, unescape_label
 
 #: Rows per chunk when a tensor is written out (bounds the extra memory).
@@ -33,14 +34,16 @@ CHUNK_ROWS = 65_536
 
 @dataclass
 class PlannedTensor:
-    """One tensor of the run, with the bytes of its files as the run has them."""
+    """One tensor of the run: its labels' bytes (parsed to check them), and the
+    run's sprite and bookmarks files, checked (inside the logdir, regular files)
+    and copied into the site as streams, never held whole."""
 
     name: str
     matrix: np.ndarray
     metadata: bytes | None = None
-    sprite: bytes | None = None
+    sprite_file: str | None = None
     sprite_dim: tuple[int, int] | None = None
-    bookmarks: bytes | None = None
+    bookmarks_file: str | None = None
 
 
 def plan_run(run: str, tensor: str | None = None) -> list[PlannedTensor]:
@@ -84,7 +87,8 @@ def _plan_tensor(view, ev, run: str) -> PlannedTensor:
     entry = _config_entry(view, ev.name)
     planned = PlannedTensor(name=ev.name, matrix=matrix)
     if ev.metadata_path:
-        planned.metadata = _asset(view, ev.metadata_path, f"metadata file of tensor {ev.name!r}", run)
+        planned.metadata = fsio.read_bytes(_asset(view, ev.metadata_path, f"metadata file of tensor {ev.name!r}",
+                                                  run), max_line=MAX_LINE_BYTES)
         rows = len(parse_projector_tsv(planned.metadata).rows)
         if rows != matrix.shape[0]:
             raise SourceError(f"tensor {ev.name!r} of {run!r} has {matrix.shape[0]} rows but its metadata "
@@ -94,10 +98,10 @@ def _plan_tensor(view, ev, run: str) -> PlannedTensor:
 
         sprite = sprite_of(entry)
         if sprite is not None:
-            planned.sprite = _asset(view, sprite.image_path, f"sprite of tensor {ev.name!r}", run)
+            planned.sprite_file = _asset(view, sprite.image_path, f"sprite of tensor {ev.name!r}", run)
             planned.sprite_dim = (sprite.width, sprite.height)
         if entry.bookmarks_path:
-            planned.bookmarks = _asset(view, entry.bookmarks_path, f"bookmarks of tensor {ev.name!r}", run)
+            planned.bookmarks_file = _asset(view, entry.bookmarks_path, f"bookmarks of tensor {ev.name!r}", run)
     return planned
 
 
@@ -110,8 +114,10 @@ def _config_entry(view, name: str):
                  if canonical_tensor_name(e.tensor_name) == canonical_tensor_name(name)), None)
 
 
-def _asset(view, path: str, what: str, run: str) -> bytes:
-    """The bytes of a file the run's config names (inside the logdir), or a one-line refusal."""
+def _asset(view, path: str, what: str, run: str) -> str:
+    """A file the run's config names, checked: inside the logdir (``run.containment``),
+    there, and a regular file (``budgets.require_regular``); else a one-line refusal."""
+    from projector_tools.run.budgets import require_regular
     from projector_tools.run.containment import require_inside
     from projector_tools.run.view import resolve_asset
 
@@ -119,7 +125,7 @@ def _asset(view, path: str, what: str, run: str) -> bytes:
     if not fsio.exists(full):
         raise SourceError(f"the {what} ({full}) does not exist; nothing was published; "
                           f"re-export the run or run `{PROG} doctor {run}`")
-    return fsio.read_bytes(full)
+    return require_regular(full, f"the {what}")
 
 
 def tensorboard_assets() -> tuple[bytes, bytes, str]:
