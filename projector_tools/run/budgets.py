@@ -41,8 +41,10 @@ MAX_LINE_BYTES = 4 << 20
 #: measured 12 deep, tokenizers 6; Python's parser fails near 1,000.
 MAX_JSON_DEPTH = 256
 #: Largest JSON file held in memory (decompressed ``config.json`` in a zip,
-#: ``tokenizer.json``, a safetensors index): the largest real tokenizer.json
-#: seen is ~35 MB; Python objects cost ~10x the text.
+#: ``tokenizer.json``, a safetensors index, a run's bookmarks for ``show(view=)``):
+#: the largest real tokenizer.json seen is ~35 MB; Python objects cost ~10x the
+#: text. Also the ceiling for a SentencePiece ``tokenizer.model`` (read whole;
+#: real ones are a few MB).
 MAX_JSON_BYTES = 128 << 20
 #: Largest decompressed file a zip entry (a ``.keras`` vocabulary asset) may
 #: inflate to when nothing declares its size: 10x a 5M-token vocabulary.

@@ -32,6 +32,13 @@ def read_sentencepiece(path: str) -> tuple[tuple[str, ...], tuple[str, ...] | No
     Raises ``ImportError`` without the ``sentencepiece`` package (the caller names the extra).
     """
     import sentencepiece
+
+    from projector_tools.run.budgets import MAX_JSON_BYTES
+
+    size = fsio.stat(path)
+    if size is not None and size[0] > MAX_JSON_BYTES:  # read whole: checked by stat first
+        raise SourceError(f"{path!r} is over {MAX_JSON_BYTES >> 20} MiB, the ceiling for a tokenizer file "
+                          "(real SentencePiece models are a few MB); refused")
     processor = sentencepiece.SentencePieceProcessor()
     try:
         processor.LoadFromSerializedProto(fsio.read_bytes(path))

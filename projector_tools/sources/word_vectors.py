@@ -193,6 +193,14 @@ def not_word_vectors_hint(path: str) -> str:
             " (it is a fastText model .bin, not word vectors: export its .vec, "
             "e.g. with fastText's print-word-vectors, or pass the .vec that came with it)"
         )
+    if magic[:1] == b"\x80" and magic[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
+        return (
+            " (it is a Python pickle, e.g. a gensim .model or .kv: a pickle is never loaded, "
+            "since loading one runs code from the file; save its vectors with "
+            "model.wv.save_word2vec_format('vectors.bin', binary=True) and export that)"
+        )
+    if magic == b"PK\x03\x04" and path.lower().endswith(".npz"):
+        return " (it is a .npz archive: save the one array to export with np.save('vectors.npy', array))"
     return ""
 
 
