@@ -239,15 +239,15 @@ def _check_header(path: str, kind: str, rows: int | None, dims: int, max_rows: i
                   compression: str | None) -> None:
     """Refuse the rows a header declares before any matrix exists: more bytes than
     an uncompressed file holds (4 per number in binary, at least 2 in text), or
-    over 2 GB (the answer is --max-rows)."""
+    over 2 GB or MAX_LABELLED_ROWS (the answer is --max-rows)."""
+    if rows is not None and max_rows is None:
+        check_labelled_rows(path, rows)
     want = rows if max_rows is None else (max_rows if rows is None else min(rows, max_rows))
     if compression is None and want is not None:
         size = fsio.stat(path)
         if size is not None:
             check_declared(path, (want, dims), 4 if kind == "binary" else 2, size[0])
     check_size((1 if want is None else want, dims))
-    if rows is not None and max_rows is None:
-        check_labelled_rows(path, rows)
 
 
 def duplicates_note(tokens: list[str]) -> str:
