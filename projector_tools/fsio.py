@@ -171,34 +171,36 @@ def stat(path: str) -> tuple[int, int] | None:
     return int(info.length), int(info.mtime_nsec)
 
 
-def read_bytes(path: str, *, max_line: int | None = None) -> bytes:
+def read_bytes(path: str, *, max_line: int | None = None, max_lines: int | None = None) -> bytes:
     """The bytes of ``path``. A missing file raises ``tf.errors.NotFoundError``
     (for callers that expect it may be absent); any other failure a
     :class:`LogdirError` naming the path and the cause. A FIFO, device or
     socket is refused before it is opened (``budgets.require_regular``);
     with ``max_line``, a line longer than that many bytes is refused while
-    reading, before the file is held whole."""
+    reading, before the file is held whole, and with ``max_lines`` (which
+    needs ``max_line``) so is a file of more lines (``budgets.label_lines``)."""
     from projector_tools.run.budgets import require_regular
 
     require_regular(path)
     try:
         with gfile().GFile(path, "rb") as f:
-            return f.read() if max_line is None else _read_lines_within(f, path, max_line)
+            return f.read() if max_line is None else _read_lines_within(f, path, max_line, max_lines)
     except errors().NotFoundError:
         raise
     except errors().OpError as exc:
         raise LogdirError(f"cannot read {path!r}: {reason(exc)}") from exc
 
 
-def _read_lines_within(f, path: str, max_line: int) -> bytes:
-    """All of ``f``, refusing a line over ``max_line`` bytes as soon as it shows.
+def _read_lines_within(f, path: str, max_line: int, max_lines: int | None = None) -> bytes:
+    """All of ``f``, refusing a line over ``max_line`` bytes, or more than
+    ``max_lines`` lines, as soon as it shows.
 
     Chunks are at most ``max_line`` long, so a line inside one cannot be too
     long: only the line that crosses chunk boundaries is counted."""
-    from projector_tools.run.budgets import line_too_long
+    from projector_tools.run.budgets import line_too_long, too_many_lines
 
     chunks: list[bytes] = []
-    run = 0  # bytes since the last newline
+    run = lines = 0  # bytes since the last newline; newlines so far
     while True:
         chunk = f.read(max(1, min(max_line, 8 << 20)))
         if not chunk:
@@ -212,6 +214,9 @@ def _read_lines_within(f, path: str, max_line: int) -> bytes:
             run = len(chunk) - last - 1
         if run > max_line:
             raise line_too_long(path, max_line)
+        lines += chunk.count(b"\n")
+        if max_lines is not None and lines > max_lines:
+            raise too_many_lines(path, max_lines)
         chunks.append(chunk)
 
 

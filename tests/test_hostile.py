@@ -406,3 +406,28 @@ def test_doctor_fix_on_one_line_metadata(cli, tmp_path):
     if r["status"] != 0:
         refused(r, "line longer")
         assert tree(run) == before
+
+
+def test_label_files_of_more_lines_than_rows(cli, tmp_path):
+    """A run's metadata, or a --vocab file, of millions of short lines: counted
+    while read and refused past budgets.label_lines (a header and one line per
+    row, never under MAX_LABELLED_ROWS), not held whole (2 GiB of "x\\n" was 6 GB)."""
+    from projector_tools.run.budgets import MAX_LABELLED_ROWS
+
+    lines = b"x\n" * (MAX_LABELLED_ROWS + 10)
+    run = _run(tmp_path)
+    (run / _metadata_file(run)).write_bytes(lines)
+    before = tree(run)
+    for cmd in READERS + [("doctor", "--fix"), ("publish", "--out", "{out}/site")]:
+        r = cli.run(*_reader_argv(cmd, run, tmp_path))
+        if cmd[0] == "doctor" and r["status"] == 1 and "error:" not in r["stderr"]:
+            _bounded(r)  # reported as a finding
+        else:
+            refused(r, "lines")
+        assert r["peak_mb"] < 500, (cmd, r["peak_mb"])
+    assert tree(run) == before and not (tmp_path / "site").exists()
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_bytes(lines)
+    np.save(tmp_path / "v.npy", np.ones((3, 2), "float32"))
+    refused(cli.run("export", tmp_path / "v.npy", "--vocab", vocab, "--logdir", tmp_path / "a"), "lines")
+    assert not (tmp_path / "a").exists()

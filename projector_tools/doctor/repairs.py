@@ -31,7 +31,7 @@ import contextlib
 import os
 
 from projector_tools import fsio
-from projector_tools.run.budgets import MAX_LINE_BYTES
+from projector_tools.run.budgets import MAX_LINE_BYTES, label_lines
 from projector_tools.sources.checkpoint_graph import readable_name
 from projector_tools.doctor.backups import backup, move_aside
 from projector_tools.doctor.checks import diagnose
@@ -284,7 +284,8 @@ def _fixed_metadata_path(
     if not view.stays_inside(path):
         raw = None  # labels come from --vocab, the file the user named
     else:
-        raw = fsio.read_bytes(path, max_line=MAX_LINE_BYTES) if fsio.exists(path) else None
+        raw = (fsio.read_bytes(path, max_line=MAX_LINE_BYTES, max_lines=label_lines(rows))
+               if fsio.exists(path) else None)
     outside = asset_outside_config_dir(view, mp)
     parsed = read_metadata(view, ev) if (ev is not None and not outside and raw is not None) else None
     header_tab = parsed is not None and parsed.header is not None and all(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from projector_tools import fsio
-from projector_tools.run.budgets import MAX_LINE_BYTES
+from projector_tools.run.budgets import MAX_LINE_BYTES, label_lines
 from projector_tools.doctor.report import ERROR, INFO, WARNING, Report, TensorSummary
 from projector_tools.run.view import (
     OPTIMIZER_SLOT,
@@ -93,7 +93,7 @@ def _check_metadata(report: Report, view: RunView, ev: EmbeddingView) -> int | N
         return None
     if outside:
         return None
-    raw = fsio.read_bytes(resolved, max_line=MAX_LINE_BYTES)
+    raw = fsio.read_bytes(resolved, max_line=MAX_LINE_BYTES, max_lines=label_lines(ev.rows))
     try:
         raw.decode("utf-8")
     except UnicodeDecodeError:

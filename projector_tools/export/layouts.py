@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from projector_tools import fsio
-from projector_tools.run.budgets import MAX_LINE_BYTES
+from projector_tools.run.budgets import MAX_LINE_BYTES, label_lines
 from projector_tools.errors import InputError, LogdirError
 from projector_tools.run.metadata import Metadata, parse_projector_tsv, unescape_label
 
@@ -38,7 +38,7 @@ def read_run_metadata(run_dir: str, path: str, rows: int) -> Metadata:
     from projector_tools.run.containment import require_inside
 
     full = require_inside(fsio.join(run_dir, path), run_dir, "metadata_path")
-    raw = fsio.read_bytes(full, max_line=MAX_LINE_BYTES).decode("utf-8")
+    raw = fsio.read_bytes(full, max_line=MAX_LINE_BYTES, max_lines=label_lines(rows)).decode("utf-8")
     parsed = parse_projector_tsv(raw)
     columns = parsed.columns
     if any(len(r) != len(columns) for r in parsed.rows) or len(parsed.rows) != rows:

@@ -121,6 +121,19 @@ def check_labelled_rows(path: str, rows: int) -> None:
                           "to read its first N rows")
 
 
+def label_lines(rows: int | None = None) -> int:
+    """Most lines a file of labels may hold: a header and one per row of its
+    tensor, and never fewer than :data:`MAX_LABELLED_ROWS` (so a run's own large
+    tensors stay readable). Counted while reading, before the file is held whole."""
+    return max(MAX_LABELLED_ROWS, int(rows or 0)) + 1
+
+
+def too_many_lines(path: str, limit: int) -> SourceError:
+    return SourceError(f"{path!r} has more than {limit:,} lines, the ceiling for a file of labels or rows "
+                       "(one per row of its tensor, at least 5,000,000); refused before it was held whole "
+                       "(see docs/design.md 'Hostile files')")
+
+
 def line_ceiling(dims: int = 0) -> int:
     """Longest accepted line: :data:`MAX_LINE_BYTES`, or 64 bytes per declared number when more."""
     return max(MAX_LINE_BYTES, 64 * int(dims) + 4096)

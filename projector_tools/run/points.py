@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from projector_tools import fsio
-from projector_tools.run.budgets import MAX_LINE_BYTES
+from projector_tools.run.budgets import MAX_LINE_BYTES, label_lines
 from projector_tools.errors import InputError, OutsideLogdirError, SourceError
 from projector_tools.run.containment import checkpoint_inside, require_inside
 from projector_tools.run.pair import read_tensor_file
@@ -50,7 +50,7 @@ def read_metadata(view: RunView, ev: EmbeddingView) -> ParsedTSV | None:
                           f"metadata_path of {ev.name!r}")
     if not fsio.exists(path):
         return None
-    return parse_projector_tsv(fsio.read_bytes(path, max_line=MAX_LINE_BYTES))
+    return parse_projector_tsv(fsio.read_bytes(path, max_line=MAX_LINE_BYTES, max_lines=label_lines(ev.rows)))
 
 
 def read_matrix(view: RunView, ev: EmbeddingView) -> np.ndarray:

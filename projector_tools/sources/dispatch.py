@@ -22,7 +22,7 @@ from typing import Any
 
 from projector_tools import fsio
 from projector_tools.run.containment import require_inside_source
-from projector_tools.run.budgets import MAX_LINE_BYTES, require_regular
+from projector_tools.run.budgets import MAX_LINE_BYTES, label_lines, require_regular
 
 from projector_tools.sources import fasttext_bin, word_vectors
 from projector_tools.sources.base import LoadedSource
@@ -315,7 +315,7 @@ def load_vocab(path: str) -> Metadata:
     if not fsio.exists(path):
         raise SourceError(f"vocab file {path!r} does not exist")
     require_regular(path, "vocab file")
-    raw = fsio.read_bytes(path, max_line=MAX_LINE_BYTES)
+    raw = fsio.read_bytes(path, max_line=MAX_LINE_BYTES, max_lines=label_lines())
     if raw.startswith(SUBWORD_HEADER.encode()):
         from tensorflow_datasets.core.deprecated.text import text_encoder
 

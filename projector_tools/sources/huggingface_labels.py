@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from projector_tools import fsio
-from projector_tools.run.budgets import MAX_JSON_BYTES, MAX_LINE_BYTES, check_token_ids, json_loads
+from projector_tools.run.budgets import MAX_JSON_BYTES, MAX_LINE_BYTES, check_token_ids, label_lines, json_loads
 from projector_tools.errors import SourceError
 from projector_tools.run.metadata import Metadata
 
@@ -88,7 +88,8 @@ def read_vocab_txt(path: str, id_limit: int | None = None) -> list[str | None]:
     """``vocab.txt``: one token per line, the line number is the id, as
     ``transformers``' ``load_vocab`` reads it (only the ``\\n`` is removed).
     Ids of ``added_tokens.json`` must be below ``id_limit`` (the most rows a tensor has)."""
-    text = fsio.read_bytes(path, max_line=MAX_LINE_BYTES).decode("utf-8", "surrogateescape")
+    text = fsio.read_bytes(path, max_line=MAX_LINE_BYTES, max_lines=label_lines(id_limit)).decode(
+        "utf-8", "surrogateescape")
     tokens: list[str | None] = list(fsio.split_lines(text))
     added_path = fsio.join(fsio.dirname(path) or ".", ADDED_TOKENS_JSON)
     if fsio.exists(added_path):  # what slow tokenizers' save_pretrained adds

@@ -29,7 +29,7 @@ import numpy as np
 from projector_tools import fsio
 from projector_tools.errors import SourceError
 from projector_tools.process import voice
-from projector_tools.run.budgets import MAX_LINE_BYTES
+from projector_tools.run.budgets import MAX_LINE_BYTES, label_lines
 from projector_tools.run.metadata import Metadata
 
 __all__ = [
@@ -51,7 +51,7 @@ Note = Callable[[str], None]
 def read_text(path: str, note: Note = voice.note) -> str:
     """The text of ``path``: UTF-8 (BOM dropped), else Windows-1252 with a ``note``.
     A line over ``budgets.MAX_LINE_BYTES`` is refused before the file is held whole."""
-    raw = fsio.read_bytes(path, max_line=MAX_LINE_BYTES)
+    raw = fsio.read_bytes(path, max_line=MAX_LINE_BYTES, max_lines=label_lines())
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -25,7 +25,7 @@ import numpy as np
 from projector_tools import fsio
 from projector_tools.errors import InputError, SourceError
 from projector_tools.process.voice import PROG, note
-from projector_tools.run.budgets import MAX_LINE_BYTES
+from projector_tools.run.budgets import MAX_LINE_BYTES, label_lines
 from projector_tools.run.metadata import Metadata, parse_projector_tsv, unescape_label
 
 #: Rows per chunk when a tensor is written out (bounds the extra memory).
@@ -88,7 +88,8 @@ def _plan_tensor(view, ev, run: str) -> PlannedTensor:
     planned = PlannedTensor(name=ev.name, matrix=matrix)
     if ev.metadata_path:
         planned.metadata = fsio.read_bytes(_asset(view, ev.metadata_path, f"metadata file of tensor {ev.name!r}",
-                                                  run), max_line=MAX_LINE_BYTES)
+                                                  run), max_line=MAX_LINE_BYTES,
+                                            max_lines=label_lines(matrix.shape[0]))
         rows = len(parse_projector_tsv(planned.metadata).rows)
         if rows != matrix.shape[0]:
             raise SourceError(f"tensor {ev.name!r} of {run!r} has {matrix.shape[0]} rows but its metadata "
