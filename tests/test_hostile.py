@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from tests.helpers.hostile_checks import cli  # noqa: F401  (the fixture)
-from tests.helpers.hostile_checks import (SECRET, _bounded, _metadata_file, _point_metadata_at, _run,
+from tests.helpers.hostile_checks import (SECRET, YEAR_NS, _bounded, _metadata_file, _point_metadata_at, _run,
                                           holds_secret, not_opened, refused, stale, succeeded, tree)
 from tests.helpers.hostile_files import (gzip_stream, patch_dtype, sparse_safetensors,
                                          zip_replacing, zip_with)
@@ -322,19 +322,28 @@ def test_layout_with_unparseable_config(cli, tmp_path):
 
 
 def test_symlinked_child_run_out_of_the_logdir(cli, tmp_path):
+    """A child run that is a symlink out of the logdir is not even listed: its
+    folder's access time (moved by a directory read) stays a year old."""
     logdir = tmp_path / "logdir"
     _run(logdir, "inside")
     outside = _run(tmp_path / "outside", "elsewhere-run")
     (outside / _metadata_file(outside)).write_text("".join(f"secret-{i}\n" for i in range(6)))
     (logdir / "linked").symlink_to(outside)
     times = stale(outside)
-    r = cli.run("doctor", logdir, "--json", trace=True)
-    _bounded(r)
-    assert "secret-" not in r["stdout"]
-    not_opened(r, times, outside)
-    r = cli.run("neighbors", logdir, "secret-1", "--run", "linked", trace=True)
-    refused(r)
-    not_opened(r, times, outside)
+    for cmd in (["doctor", logdir, "--json"], ["neighbors", logdir, "secret-1", "--run", "linked"],
+                ["publish", logdir, "--out", tmp_path / "site"]):
+        st = os.stat(outside)
+        os.utime(outside, ns=(st.st_mtime_ns - YEAR_NS, st.st_mtime_ns))
+        r = cli.run(*cmd, trace=True)
+        _bounded(r)
+        assert "secret-" not in r["stdout"]
+        if cmd[0] == "doctor":
+            assert "outside_logdir" in r["stdout"] and "linked" in r["stdout"], r["stdout"]
+        if cmd[0] == "neighbors":
+            refused(r)
+        not_opened(r, times, outside)
+        if times:  # the filesystem tracks access times (stale() checked it)
+            assert os.stat(outside).st_atime_ns == st.st_mtime_ns - YEAR_NS, f"{cmd[0]} listed {outside}"
 
 
 def test_safetensors_index_naming_shards_outside(cli, tmp_path):

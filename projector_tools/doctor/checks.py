@@ -90,7 +90,8 @@ def diagnose(logdir: str) -> Report:
 def check_invisible(report: Report, logdir: str, pairs: list[RunView]) -> None:
     """Directories with a Projector config but no event file: never looked at."""
     seen = {fsio.normpath(v.dir) for v in pairs} | {fsio.normpath(logdir)}
-    for dirpath, files in walk_dirs(logdir):
+    links: list[str] = []
+    for dirpath, files in walk_dirs(logdir, links):
         norm = fsio.normpath(dirpath)
         if norm in seen:
             continue
@@ -110,6 +111,14 @@ def check_invisible(report: Report, logdir: str, pairs: list[RunView]) -> None:
                 fix="`projector-tools doctor --fix` adds an empty event file to it",
                 run=name, path=dirpath,
             )
+    for link in links:
+        report.add(
+            ERROR, "outside_logdir",
+            f"{run_name(logdir, link)!r} is a symlink to {os.path.realpath(link)}, outside the logdir; "
+            "it is not listed or read (a logdir is data, not instructions)",
+            fix="copy that run into the logdir if you trust it, or pass its folder to doctor itself",
+            run=run_name(logdir, link), path=link,
+        )
 
 
 def check_pair(report: Report, view: RunView, shadowed: bool) -> None:

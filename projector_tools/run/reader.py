@@ -38,6 +38,8 @@ recorded in ``RunView.outside`` for ``doctor`` to report.
 
 from __future__ import annotations
 
+import os
+
 from projector_tools import fsio
 from projector_tools.errors import LogdirError
 from projector_tools.run.config import CONFIG_FILENAME
@@ -50,11 +52,44 @@ from projector_tools.run.view import RunView
 # Discovery
 
 
-def walk_dirs(logdir: str) -> list[tuple[str, list[str]]]:
-    """``[(dir, file names)]`` for ``logdir`` and every directory below it."""
-    out = []
-    for dirpath, _dirs, files in fsio.gfile().walk(logdir):
-        out.append((dirpath.rstrip("/") if fsio.is_remote(dirpath) else dirpath, list(files)))
+def walk_dirs(logdir: str, skipped: list[str] | None = None) -> list[tuple[str, list[str]]]:
+    """``[(dir, file names)]`` for ``logdir`` and every directory below it.
+
+    A symlinked directory that resolves outside ``logdir`` is not listed (a
+    logdir is data: a link in it does not take the tool elsewhere); its path
+    goes to ``skipped``. The logdir itself may be a symlink (the user named it)."""
+    if fsio.is_remote(logdir):  # no symlinks there
+        return [(d.rstrip("/"), list(files)) for d, _dirs, files in fsio.gfile().walk(logdir)]
+    from projector_tools.run.containment import inside_logdir
+
+    out: list[tuple[str, list[str]]] = []
+    seen: set[str] = set()
+    stack = [logdir]
+    while stack:
+        folder = stack.pop()
+        real = os.path.realpath(folder)
+        if real in seen:  # a link back up the tree
+            continue
+        seen.add(real)
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:
+            continue
+        files, subdirs = [], []
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                continue
+            if not is_dir:
+                files.append(entry.name)
+            elif entry.is_symlink() and not inside_logdir(entry.path, logdir):
+                if skipped is not None:
+                    skipped.append(entry.path)
+            else:
+                subdirs.append(entry.path)
+        out.append((folder, files))
+        stack.extend(reversed(subdirs))
     return out
 
 

@@ -10,7 +10,8 @@ own peak at fork).
 
 With ``trace``, the command runs under a Python audit hook (``sys.addaudithook``)
 that records the absolute path of every ``open`` event (``builtins.open``,
-``io.open``, ``io.open_code``, ``os.open``) and writes them, one JSON list, to
+``io.open``, ``io.open_code``, ``os.open``) and every directory listed
+(``os.scandir``, ``os.listdir``) and writes them, one JSON list, to
 that path when the command ends. Opens made in C/C++ (TensorFlow's gfile,
 HDF5) raise no audit event: the tests cover those by file access times.
 """
@@ -74,8 +75,8 @@ def _child(req: dict) -> None:
 
 
 def _record(opened: list[str], event: str, args: tuple) -> None:
-    """Audit hook body: the path of an ``open`` event (a file descriptor is no path)."""
-    if event == "open" and args and isinstance(args[0], (str, bytes, os.PathLike)):
+    """Audit hook body: the path of an ``open`` or listing event (a file descriptor is no path)."""
+    if event in ("open", "os.scandir", "os.listdir") and args and isinstance(args[0], (str, bytes, os.PathLike)):
         opened.append(os.path.abspath(os.fsdecode(args[0])))
 
 
