@@ -374,6 +374,13 @@ def run_cases(c: str, work: str) -> list[Case]:
         open(os.path.join(run, "projector_config.pbtxt"), "w").write(entry * 200_000)
     tampered("run-config-200k-entries", repeat_200k)
 
+    def repeat_under_ceiling(run):
+        from projector_tools.run.budgets import MAX_CONFIG_BYTES
+
+        entry = (f'embeddings {{\n  tensor_name: "embedding"\n  metadata_path: "{_metadata_name(run)}"\n}}\n')
+        open(os.path.join(run, "projector_config.pbtxt"), "w").write(entry * (MAX_CONFIG_BYTES // len(entry)))
+    tampered("run-config-just-under-ceiling", repeat_under_ceiling)
+
     def one_line_1g(run):
         with open(os.path.join(run, _metadata_name(run)), "wb") as f:
             for _ in range(1024):

@@ -171,20 +171,30 @@ def stat(path: str) -> tuple[int, int] | None:
     return int(info.length), int(info.mtime_nsec)
 
 
-def read_bytes(path: str, *, max_line: int | None = None, max_lines: int | None = None) -> bytes:
+def read_bytes(path: str, *, max_line: int | None = None, max_lines: int | None = None,
+               limit: int | None = None) -> bytes:
     """The bytes of ``path``. A missing file raises ``tf.errors.NotFoundError``
     (for callers that expect it may be absent); any other failure a
     :class:`LogdirError` naming the path and the cause. A FIFO, device or
     socket is refused before it is opened (``budgets.require_regular``);
     with ``max_line``, a line longer than that many bytes is refused while
     reading, before the file is held whole, and with ``max_lines`` (which
-    needs ``max_line``) so is a file of more lines (``budgets.label_lines``)."""
-    from projector_tools.run.budgets import require_regular
+    needs ``max_line``) so is a file of more lines (``budgets.label_lines``);
+    with ``limit``, a file of more bytes is refused by its size before it is
+    read (and never read past ``limit`` if it grows)."""
+    from projector_tools.run.budgets import over_ceiling, require_regular
 
     require_regular(path)
     try:
+        if limit is not None and gfile().stat(path).length > limit:
+            raise over_ceiling(path, gfile().stat(path).length, limit)
         with gfile().GFile(path, "rb") as f:
-            return f.read() if max_line is None else _read_lines_within(f, path, max_line, max_lines)
+            if max_line is not None:
+                return _read_lines_within(f, path, max_line, max_lines)
+            data = f.read() if limit is None else f.read(limit + 1)
+            if limit is not None and len(data) > limit:
+                raise over_ceiling(path, len(data), limit)
+            return data
     except errors().NotFoundError:
         raise
     except errors().OpError as exc:

@@ -137,6 +137,23 @@ def test_publish_streams_a_huge_sprite_or_bookmarks_file(cli, tmp_path, key):
     assert os.path.getsize(tmp_path / "site" / copied) == 256 * MiB
 
 
+@pytest.mark.parametrize("bookmarks", ["deep", "huge"])
+def test_layout_on_hostile_bookmarks(cli, tmp_path, bookmarks):
+    """``layout`` keeps a run's saved views: deep JSON (a RecursionError before)
+    or a file over the JSON ceiling is left out, read within the budgets."""
+    run = _run(tmp_path)
+    views = run / "views.json"
+    if bookmarks == "deep":
+        views.write_text("[" * 100_000 + "]" * 100_000)
+    else:
+        with open(views, "wb") as f:
+            f.truncate(256 * MiB)
+    _add_to_entry(run, 'bookmarks_path: "views.json"')
+    r = cli.run("layout", run, "--method", "pca")
+    succeeded(r)
+    assert r["peak_mb"] < 300, r["peak_mb"]
+
+
 def test_show_view_with_hostile_bookmarks(tmp_path, monkeypatch):
     """``show(view=...)`` reads the run's bookmarks to find the view's tensor: deep
     JSON or something other than a list of views is one error, and no site is cached."""

@@ -34,6 +34,7 @@ from projector_tools import fsio
 from projector_tools.doctor.backups import backup, move_aside
 from projector_tools.doctor.labels import aligned_metadata, as_table, write_metadata_file
 from projector_tools.errors import LogdirError, ProjectorToolsError
+from projector_tools.run.budgets import MAX_LINE_BYTES, label_lines
 from projector_tools.run.containment import inside_logdir
 from projector_tools.run.view import RunView, resolve_asset
 from projector_tools.run.metadata import Metadata
@@ -219,7 +220,7 @@ def _read_config_labels(view: RunView, name: str, mp: str | None, notes: list[st
         notes.append(f"metadata {mp!r} is not beside the config; used ./{mp}")
         path = os.path.abspath(mp)
     if fsio.exists(path):
-        return fsio.read_bytes(path)
+        return fsio.read_bytes(path, max_line=MAX_LINE_BYTES, max_lines=label_lines())
     notes.append(f"metadata file {path} for {name!r} does not exist")
     return None
 

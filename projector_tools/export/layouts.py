@@ -28,8 +28,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from projector_tools import fsio
-from projector_tools.run.budgets import MAX_LINE_BYTES, label_lines
-from projector_tools.errors import InputError, LogdirError
+from projector_tools.run.budgets import MAX_JSON_BYTES, MAX_LINE_BYTES, label_lines
+from projector_tools.errors import InputError, LogdirError, SourceError
 from projector_tools.run.metadata import Metadata, parse_projector_tsv, unescape_label
 
 
@@ -171,8 +171,9 @@ def read_run_views(run_dir: str, embeddings) -> list:
         if e.bookmarks_path:
             path = require_inside(fsio.join(run_dir, e.bookmarks_path), run_dir, "bookmarks_path")
             try:
-                views += views_from_bookmarks(e.tensor_name, fsio.read_text(path))
-            except (ValueError, AttributeError, TypeError, fsio.errors().OpError):
+                views += views_from_bookmarks(e.tensor_name,
+                                              fsio.read_bytes(path, limit=MAX_JSON_BYTES).decode("utf-8"))
+            except (ValueError, AttributeError, TypeError, SourceError, fsio.errors().OpError):
                 continue  # not a views file this tool can read back: not kept
     return views
 

@@ -128,6 +128,11 @@ def label_lines(rows: int | None = None) -> int:
     return max(MAX_LABELLED_ROWS, int(rows or 0)) + 1
 
 
+def over_ceiling(path: str, size: int, limit: int) -> SourceError:
+    return SourceError(f"{path!r} is {_human(size)}, over the {_human(limit)} ceiling for it; refused before "
+                       "it was read (see docs/design.md 'Hostile files')")
+
+
 def too_many_lines(path: str, limit: int) -> SourceError:
     return SourceError(f"{path!r} has more than {limit:,} lines, the ceiling for a file of labels or rows "
                        "(one per row of its tensor, at least 5,000,000); refused before it was held whole "

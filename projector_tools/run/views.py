@@ -152,8 +152,10 @@ def views_from_bookmarks(tensor: str, text: str) -> list[View]:
         ...     states([v], rows=3, dims=4, columns=("word", "count")))) == [v]
         True
     """
+    from projector_tools.run.budgets import json_loads
+
     out = []
-    for s in json.loads(text):
+    for s in json_loads(text, f"bookmarks of {tensor!r}"):
         color = s.get("selectedColorOptionName")
         out.append(View(str(s.get("label", "")), tensor, projection=s.get("selectedProjection", "pca"),
                         color_by=None if color in (None, NO_COLOR) else color,

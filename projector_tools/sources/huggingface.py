@@ -42,7 +42,7 @@ import numpy as np
 
 from projector_tools import fsio
 from projector_tools.run.containment import require_inside_source
-from projector_tools.run.budgets import json_loads, require_regular
+from projector_tools.run.budgets import MAX_JSON_BYTES, json_loads, require_regular
 from projector_tools.errors import InputError, SourceError
 from projector_tools.run.metadata import Metadata
 from projector_tools.sources.base import LoadedSource
@@ -238,7 +238,7 @@ def _shards(path: str, allow_outside: bool = False) -> tuple[str, dict[str, str]
     if not path.lower().endswith(".json"):
         return folder, {"": path}
     try:
-        weight_map = json_loads(fsio.read_bytes(path), path)["weight_map"]
+        weight_map = json_loads(fsio.read_bytes(path, limit=MAX_JSON_BYTES), path)["weight_map"]
         shards = {str(k): fsio.join(folder, v) for k, v in weight_map.items()}
     except (KeyError, TypeError, AttributeError) as exc:
         raise SourceError(

@@ -94,7 +94,7 @@ def read_vocab_txt(path: str, id_limit: int | None = None) -> list[str | None]:
     added_path = fsio.join(fsio.dirname(path) or ".", ADDED_TOKENS_JSON)
     if fsio.exists(added_path):  # what slow tokenizers' save_pretrained adds
         try:
-            added = {str(k): int(v) for k, v in json_loads(fsio.read_bytes(added_path), added_path).items()}
+            added = {str(k): int(v) for k, v in json_loads(fsio.read_bytes(added_path, limit=MAX_JSON_BYTES), added_path).items()}
         except (ValueError, TypeError, AttributeError, OverflowError) as exc:
             if isinstance(exc, SourceError):
                 raise
@@ -119,9 +119,7 @@ def read_tokenizer_json(path: str, id_limit: int | None = None) -> TokenizerVoca
             f"reading {TOKENIZER_JSON} needs the 'tokenizers' package: {HF_EXTRA_HINT}"
         ) from exc
     try:
-        if fsio.gfile().stat(path).length > MAX_JSON_BYTES:
-            raise SourceError(f"{path!r} is over {MAX_JSON_BYTES >> 20} MiB, the ceiling for a JSON file")
-        tok = Tokenizer.from_str(fsio.read_text(path))
+        tok = Tokenizer.from_str(fsio.read_bytes(path, limit=MAX_JSON_BYTES).decode("utf-8"))
     except SourceError:
         raise
     except Exception as exc:  # noqa: BLE001 - tokenizers raises plain Exception on bad files

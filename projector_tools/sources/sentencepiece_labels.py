@@ -35,13 +35,10 @@ def read_sentencepiece(path: str) -> tuple[tuple[str, ...], tuple[str, ...] | No
 
     from projector_tools.run.budgets import MAX_JSON_BYTES
 
-    size = fsio.stat(path)
-    if size is not None and size[0] > MAX_JSON_BYTES:  # read whole: checked by stat first
-        raise SourceError(f"{path!r} is over {MAX_JSON_BYTES >> 20} MiB, the ceiling for a tokenizer file "
-                          "(real SentencePiece models are a few MB); refused")
+    model = fsio.read_bytes(path, limit=MAX_JSON_BYTES)  # real SentencePiece models are a few MB
     processor = sentencepiece.SentencePieceProcessor()
     try:
-        processor.LoadFromSerializedProto(fsio.read_bytes(path))
+        processor.LoadFromSerializedProto(model)
     except Exception as exc:  # noqa: BLE001 - RuntimeError/OSError/tf NotFoundError alike
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise SourceError(f"{path!r} is not a SentencePiece model the 'sentencepiece' library reads ({first})") from None

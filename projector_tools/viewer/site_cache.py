@@ -37,6 +37,7 @@ from typing import Any
 
 from projector_tools import fsio
 from projector_tools.errors import InputError
+from projector_tools.run.budgets import MAX_CONFIG_BYTES, MAX_JSON_BYTES, json_loads
 from projector_tools.run.config import CONFIG_FILENAME
 from projector_tools.run.files import PLUGIN_ASSETS, STATE_FILENAME, is_event_file
 from projector_tools.run.reader import listed_runs
@@ -129,7 +130,8 @@ def _fingerprint(view: RunView) -> list[Any]:
     whole = [fsio.join(f, n) for f in folders for n in (CONFIG_FILENAME, STATE_FILENAME)]
     out: list[Any] = [fsio.absolute(view.dir), view.checkpoint]
     for path in whole:
-        out.append([path, fsio.read_text(path) if fsio.exists(path) else None])
+        out.append([path, fsio.read_bytes(path, limit=MAX_CONFIG_BYTES).decode("utf-8", "replace")
+                    if fsio.exists(path) else None])
     listed = [fsio.join(f, n) for f in folders for n in sorted(fsio.listdir(f, missing_ok=True))
               if not is_event_file(n) and n not in (CONFIG_FILENAME, STATE_FILENAME)]
     if view.checkpoint:
@@ -170,13 +172,8 @@ def _saved_views(path: str) -> list[dict]:
     """The states of a run's bookmarks file, read within the JSON budgets
     (``run.budgets``: size by ``stat`` first, nesting depth); one line otherwise."""
     from projector_tools.errors import SourceError
-    from projector_tools.run.budgets import MAX_JSON_BYTES, json_loads
 
-    size = fsio.stat(path)
-    if size is not None and size[0] > MAX_JSON_BYTES:
-        raise SourceError(f"bookmarks file {path!r} is over {MAX_JSON_BYTES >> 20} MiB, the ceiling for a "
-                          "JSON file; refused (see docs/design.md 'Hostile files')")
-    states = json_loads(fsio.read_bytes(path), path)
+    states = json_loads(fsio.read_bytes(path, limit=MAX_JSON_BYTES), path)
     if not isinstance(states, list) or not all(isinstance(s, dict) for s in states):
         raise SourceError(f"bookmarks file {path!r} is not a list of saved views; re-export the run's views")
     return states
