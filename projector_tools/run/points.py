@@ -25,7 +25,7 @@ from projector_tools.run.budgets import MAX_LINE_BYTES, label_lines
 from projector_tools.errors import InputError, OutsideLogdirError, SourceError
 from projector_tools.run.containment import checkpoint_inside, require_inside
 from projector_tools.run.pair import read_tensor_file
-from projector_tools.run.reader import listed_runs
+from projector_tools.run.reader import some_listed_runs
 from projector_tools.run.view import EmbeddingView, RunView, canonical_tensor_name, resolve_asset
 from projector_tools.run.metadata import ParsedTSV, parse_projector_tsv
 
@@ -77,12 +77,7 @@ def choose_tensor(
 ) -> tuple[RunView, EmbeddingView]:
     """The run and tensor to show: the ones named, else the first listed one
     that has labels, else the first listed one."""
-    views = listed_runs(logdir)
-    if not views:
-        raise InputError(
-            f"TensorBoard's Projector lists no run in {logdir!r}; run "
-            f"`projector-tools doctor {logdir}` to see why"
-        )
+    views = some_listed_runs(logdir)
     if run is not None:
         match = [v for v in views if v.name == run or fsio.normpath(v.dir) == fsio.normpath(run)]
         if not match:

@@ -147,3 +147,18 @@ def used_views(pairs: list[RunView]) -> list[RunView]:
 def listed_runs(logdir: str) -> list[RunView]:
     """The runs the Projector lists (those with at least one tensor)."""
     return [v for v in inspect_logdir(logdir) if v.listed]
+
+
+def some_listed_runs(logdir: str) -> list[RunView]:
+    """:func:`listed_runs`, or an :class:`InputError` saying none is listed and,
+    when a run's config or checkpoint could not be read, why (its first such line)."""
+    from projector_tools.errors import InputError
+    from projector_tools.process.voice import PROG
+
+    views = inspect_logdir(logdir)
+    listed = [v for v in views if v.listed]
+    if listed:
+        return listed
+    why = next((v.config_error or v.checkpoint_error for v in views if v.config_error or v.checkpoint_error), None)
+    raise InputError(f"TensorBoard's Projector lists no run in {logdir!r}" + (f" ({why})" if why else "")
+                     + f"; run `{PROG} doctor {logdir}` to see why")

@@ -40,7 +40,7 @@ from projector_tools.errors import InputError
 from projector_tools.run.budgets import MAX_CONFIG_BYTES, MAX_JSON_BYTES, json_loads
 from projector_tools.run.config import CONFIG_FILENAME
 from projector_tools.run.files import PLUGIN_ASSETS, STATE_FILENAME, is_event_file
-from projector_tools.run.reader import listed_runs
+from projector_tools.run.reader import some_listed_runs
 from projector_tools.run.view import RunView, resolve_asset
 
 __all__ = ["CACHE_ENV", "Site", "cache_root", "resolve_run", "site_for", "site_key"]
@@ -100,15 +100,12 @@ def resolve_run(source: Any) -> RunView:
     if not fsio.exists(path) or not fsio.isdir(path):
         raise InputError(f"no run directory {path!r}: pass the folder an export or "
                          f"ProjectorCallback wrote")
-    views = listed_runs(path)
+    views = some_listed_runs(path)
     own = [v for v in views if v.name == "."]
     if own:
         return own[0]
     if len(views) == 1:
         return views[0]
-    if not views:
-        raise InputError(f"the Projector lists no run in {path!r}; run `projector-tools doctor "
-                         f"{path}` to see why")
     names = ", ".join(v.name for v in views)
     raise InputError(f"{path!r} holds {len(views)} runs ({names}); show() opens one: pass "
                      f"its directory")
