@@ -29,7 +29,12 @@ def check_tensors(report: Report, view: RunView) -> None:
     candidates = {
         k: s for k, s in view.shapes.items() if len(s) == 2 and OPTIMIZER_SLOT not in k
     }
+    seen: dict[tuple, int] = {}
     for ev in view.embeddings:
+        key = (ev.name, ev.metadata_path, ev.tensor_path, ev.from_config)
+        seen[key] = seen.get(key, 0) + 1
+        if seen[key] > 1:  # the same entry again: one check, one summary (linear in distinct entries)
+            continue
         loads = _check_in_checkpoint(report, view, ev, candidates)
         meta_rows = _check_metadata(report, view, ev)
         loads = _check_matrix(report, view, ev) and loads
@@ -41,6 +46,20 @@ def check_tensors(report: Report, view: RunView) -> None:
             )
         )
     _check_clutter(report, view)
+    _report_repeats(report, view, seen)
+
+
+def _report_repeats(report: Report, view: RunView, seen: dict[tuple, int]) -> None:
+    """One warning per config entry listed more than once (each was checked once)."""
+    for (name, _meta, _path, _cfg), n in seen.items():
+        if n > 1:
+            report.add(
+                WARNING, "repeated_entry",
+                f"run {view.name!r}: the config lists tensor {name!r} {n:,} times with the same "
+                "files (a repeated entry is noise to the Projector); doctor checked it once",
+                fix="keep one entry per tensor (`projector-tools doctor --fix` leaves this to you; "
+                "re-exporting writes one)", run=view.name, tensor=name, details={"times": n},
+            )
 
 
 def _check_in_checkpoint(

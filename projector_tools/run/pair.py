@@ -162,6 +162,7 @@ def _collect_config_entries(view: RunView) -> None:
     view.embeddings = []
     if view.config is None:
         return
+    checked: set[tuple[str, str, str]] = set()  # a repeated entry is checked once
     for e in view.config.embeddings:
         name = e.tensor_name
         if name.endswith(":0"):
@@ -180,7 +181,10 @@ def _collect_config_entries(view: RunView) -> None:
         sprite = e.sprite.image_path if e.HasField("sprite") else ""
         for what, p in (("metadata_path", ev.metadata_path), ("tensor_path", ev.tensor_path),
                         ("sprite image_path", sprite)):
-            if p and not view.stays_inside(resolve_asset(view, p)):
+            if not p or (name, what, p) in checked:
+                continue
+            checked.add((name, what, p))
+            if not view.stays_inside(resolve_asset(view, p)):
                 view.note_outside(f"{what} of tensor {name!r}", p)
 
 

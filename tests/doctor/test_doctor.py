@@ -451,3 +451,18 @@ def test_metadata_outside_the_config_dir_is_copied_in(tmp_path, capsys, tensorbo
     assert beside.exists()
     assert_run_serves(tensorboard(logdir), "run", {"embedding": m},
                       labels={"embedding": [f"w{i}" for i in range(6)]})
+
+
+def test_repeated_config_entry_is_checked_once(tmp_path, capsys):
+    """A config that repeats one entry (a hostile 40,000 times took doctor ~47 s):
+    each distinct entry is checked once, and one warning counts the repeats; the
+    copies are not reported as tensors missing from the checkpoint."""
+    run = tmp_path / "run"
+    export_embeddings(np.ones((4, 2), "float32"), str(run), metadata=["a", "b", "c", "d"])
+    config = run / "projector_config.pbtxt"
+    config.write_text(config.read_text() * 3)
+    rc, report = doctor_json(capsys, run)
+    repeated = [f for f in report["findings"] if f["code"] == "repeated_entry"]
+    assert len(repeated) == 1 and repeated[0]["details"]["times"] == 3, report["findings"]
+    assert "tensor_not_in_checkpoint" not in codes(report)
+    assert rc == 1  # a problem of the run (a warning), reported once
