@@ -363,3 +363,49 @@ def test_train_csv_of_one_huge_line(cli, tmp_path):
     refused(r, "line longer", "reviews.csv")
     assert r["peak_mb"] < 200, r["peak_mb"]
     assert not (tmp_path / "runs").exists()
+
+
+# ---- audit: small state files of a run or a source folder, and the run's lock file
+
+def _state_fifo(run) -> None:
+    (run / "checkpoint").unlink()
+    os.mkfifo(run / "checkpoint")
+
+
+def _state_huge(run) -> None:  # 1 GiB, sparse: TF's latest_checkpoint read and parsed it whole (6.8 GB)
+    with open(run / "checkpoint", "ab") as f:
+        f.truncate(1 << 30)
+
+
+@pytest.mark.parametrize("state", [_state_fifo, _state_huge])
+def test_a_hostile_checkpoint_state_file(cli, tmp_path, state):
+    """A run's ``checkpoint`` state file that is a FIFO hung ``doctor`` and ``export``
+    of the folder (past 60 s); one of 1 GiB peaked at 6.8 GB in both. Now doctor
+    reports it unreadable, and export takes the folder's one checkpoint."""
+    run = _run(tmp_path)
+    state(run)
+    before = tree(run)
+    r = cli.run("doctor", run)
+    assert r["status"] == 1 and r["peak_mb"] < 300 and "Traceback" not in r["stderr"], r
+    assert "checkpoint_unreadable" in r["stdout"] and ("FIFO" in r["stdout"] or "ceiling" in r["stdout"])
+    r = cli.run("export", run, "--logdir", tmp_path / "out")
+    succeeded(r)
+    assert r["peak_mb"] < 300 and tree(run) == before, r["peak_mb"]
+
+
+@pytest.mark.parametrize("lock", ["deep", "huge"])
+def test_a_hostile_lock_file(cli, tmp_path, lock):
+    """``layout`` takes the run's lock: a lock file of deep JSON ended in 'unexpected
+    RecursionError'; one of 1 GiB was read whole (3.7 GB)."""
+    run = _run(tmp_path)
+    path = run / ".projector-tools.lock"
+    if lock == "deep":
+        path.write_text("[" * 100_000 + "]" * 100_000)
+        succeeded(cli.run("layout", run, "--method", "pca"))  # unparseable: a dead writer's lock
+    else:
+        with open(path, "wb") as f:
+            f.truncate(1 << 30)
+        before = tree(run)
+        r = cli.run("layout", run, "--method", "pca")
+        refused(r, ".projector-tools.lock", "ceiling")
+        assert r["peak_mb"] < 300 and tree(run) == before, r["peak_mb"]

@@ -20,7 +20,7 @@ from projector_tools import fsio
 from projector_tools.errors import SourceError
 from projector_tools.run.config import CONFIG_FILENAME
 from projector_tools.run.containment import checkpoint_inside, inside_logdir, require_inside
-from projector_tools.run.files import PLUGIN_ASSETS, STATE_FILENAME, state_paths
+from projector_tools.run.files import PLUGIN_ASSETS, STATE_FILENAME, read_state_file, state_paths
 from projector_tools.run.view import (
     OPTIMIZER_SLOT,
     EmbeddingView,
@@ -43,6 +43,7 @@ def latest_checkpoint_of(directory: str, logdir: str | None = None) -> tuple[str
     if logdir is not None and not inside_logdir(state, logdir):
         return None, f"the 'checkpoint' state file {state!r} leads outside the logdir; not read"
     try:
+        read_state_file(directory)  # a FIFO or an oversized state file: refused before TF reads it
         return tf.train.latest_checkpoint(directory), None
     except tf.errors.NotFoundError:
         return None, None
@@ -60,7 +61,7 @@ def state_file_paths(directory: str, logdir: str | None = None) -> list[str]:
     if logdir is not None and not inside_logdir(path, logdir):
         return []
     try:
-        text = fsio.read_text(path)
+        text = read_state_file(directory) or ""
     except Exception:  # noqa: BLE001
         return []
     return state_paths(text)
