@@ -409,3 +409,24 @@ def test_a_hostile_lock_file(cli, tmp_path, lock):
         r = cli.run("layout", run, "--method", "pca")
         refused(r, ".projector-tools.lock", "ceiling")
         assert r["peak_mb"] < 300 and tree(run) == before, r["peak_mb"]
+
+
+# ---- audit: a training logdir handed over (train --resume reads its run.json)
+
+@pytest.mark.parametrize("record", ["deep", "huge", "list"])
+def test_train_resume_with_a_hostile_run_json(cli, tmp_path, record):
+    """Deep JSON in run.json ended in 'unexpected RecursionError'; a huge one was read whole."""
+    logdir = tmp_path / "runs"
+    logdir.mkdir()
+    path = logdir / "run.json"
+    if record == "deep":
+        path.write_text("[" * 100_000 + "]" * 100_000)
+    elif record == "list":
+        path.write_text("[1, 2]")
+    else:
+        with open(path, "wb") as f:
+            f.truncate(1 << 30)
+    before = tree(logdir)
+    r = cli.run("train", "--logdir", logdir, "--resume")
+    refused(r, "run.json")
+    assert r["peak_mb"] < 300 and tree(logdir) == before, r["peak_mb"]
