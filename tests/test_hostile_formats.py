@@ -430,3 +430,47 @@ def test_train_resume_with_a_hostile_run_json(cli, tmp_path, record):
     r = cli.run("train", "--logdir", logdir, "--resume")
     refused(r, "run.json")
     assert r["peak_mb"] < 300 and tree(logdir) == before, r["peak_mb"]
+
+
+# ---- audit: an aclImdb folder or archive from someone else (train --data-dir)
+
+def _acl(root):
+    for split in ("train", "test"):
+        for label in ("pos", "neg"):
+            (root / split / label).mkdir(parents=True)
+            (root / split / label / "0_7.txt").write_text("a good movie")
+    return root
+
+
+@pytest.mark.parametrize("review", ["fifo", "huge", "symlink", "tar"])
+def test_train_on_a_hostile_aclimdb(cli, tmp_path, review):
+    """A review that is a FIFO hung ``train`` (past 60 s), one of 2 GiB (sparse) was
+    read whole and tokenized (past 60 s), a symlink to a file outside was read into
+    the run's vocabulary; a tar member inflating past the one-line ceiling is cut off."""
+    import tarfile
+
+    root = _acl(tmp_path / "aclImdb")
+    bad = root / "train" / "pos" / "1_8.txt"
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text(SECRET)
+    data = root
+    if review == "fifo":
+        os.mkfifo(bad)
+    elif review == "huge":
+        with open(bad, "wb") as f:
+            f.truncate(2 << 30)
+    elif review == "symlink":
+        bad.symlink_to(outside / "secret.txt")
+    else:
+        with open(bad, "wb") as f:
+            f.write(b"a" * (64 * MiB))
+        data = tmp_path / "aclImdb_v1.tar.gz"
+        with tarfile.open(data, "w:gz") as tar:
+            tar.add(root, arcname="aclImdb")
+    times = stale(outside)
+    r = cli.run("train", "--logdir", tmp_path / "runs", "--data-dir", data, trace=True)
+    refused(r, "1_8.txt")
+    assert r["peak_mb"] < 300, r["peak_mb"]
+    not_opened(r, times, outside)
+    assert not (tmp_path / "runs").exists()
