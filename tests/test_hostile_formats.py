@@ -474,3 +474,22 @@ def test_train_on_a_hostile_aclimdb(cli, tmp_path, review):
     assert r["peak_mb"] < 300, r["peak_mb"]
     not_opened(r, times, outside)
     assert not (tmp_path / "runs").exists()
+
+
+# ---- audit: a run's tensor_path file (a TSV of floats TensorBoard serves)
+
+def test_tensor_path_tsv_is_parsed_within_budgets(cli, tmp_path):
+    """doctor parsed a 200 MB tensor TSV into Python floats: 2.2 GB peak, 27 s.
+    Now numpy parses it from bytes read within the line budgets; a 256 MiB
+    line is refused while read."""
+    run = _run(tmp_path)
+    with open(run / "big.tsv", "w") as f:
+        f.write(("\t".join(["0.5"] * 100) + "\n") * 500_000)
+    _add_to_entry(run, 'tensor_path: "big.tsv"')
+    r = cli.run("doctor", run)
+    assert r["status"] in (0, 1) and "Traceback" not in r["stderr"], r
+    assert "500,000 rows" in r["stdout"] and r["peak_mb"] < 800, r["peak_mb"]
+    _one_line(run / "big.tsv", b"0.5\t")
+    r = cli.run("neighbors", run, "w1")
+    refused(r, "line longer", "big.tsv")
+    assert r["peak_mb"] < 300, r["peak_mb"]
