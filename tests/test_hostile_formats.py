@@ -363,3 +363,133 @@ def test_train_csv_of_one_huge_line(cli, tmp_path):
     refused(r, "line longer", "reviews.csv")
     assert r["peak_mb"] < 200, r["peak_mb"]
     assert not (tmp_path / "runs").exists()
+
+
+# ---- audit: small state files of a run or a source folder, and the run's lock file
+
+def _state_fifo(run) -> None:
+    (run / "checkpoint").unlink()
+    os.mkfifo(run / "checkpoint")
+
+
+def _state_huge(run) -> None:  # 1 GiB, sparse: TF's latest_checkpoint read and parsed it whole (6.8 GB)
+    with open(run / "checkpoint", "ab") as f:
+        f.truncate(1 << 30)
+
+
+@pytest.mark.parametrize("state", [_state_fifo, _state_huge])
+def test_a_hostile_checkpoint_state_file(cli, tmp_path, state):
+    """A run's ``checkpoint`` state file that is a FIFO hung ``doctor`` and ``export``
+    of the folder (past 60 s); one of 1 GiB peaked at 6.8 GB in both. Now doctor
+    reports it unreadable, and export takes the folder's one checkpoint."""
+    run = _run(tmp_path)
+    state(run)
+    before = tree(run)
+    r = cli.run("doctor", run)
+    assert r["status"] == 1 and r["peak_mb"] < 300 and "Traceback" not in r["stderr"], r
+    assert "checkpoint_unreadable" in r["stdout"] and ("FIFO" in r["stdout"] or "ceiling" in r["stdout"])
+    r = cli.run("export", run, "--logdir", tmp_path / "out")
+    succeeded(r)
+    assert r["peak_mb"] < 300 and tree(run) == before, r["peak_mb"]
+
+
+@pytest.mark.parametrize("lock", ["deep", "huge"])
+def test_a_hostile_lock_file(cli, tmp_path, lock):
+    """``layout`` takes the run's lock: a lock file of deep JSON ended in 'unexpected
+    RecursionError'; one of 1 GiB was read whole (3.7 GB)."""
+    run = _run(tmp_path)
+    path = run / ".projector-tools.lock"
+    if lock == "deep":
+        path.write_text("[" * 100_000 + "]" * 100_000)
+        succeeded(cli.run("layout", run, "--method", "pca"))  # unparseable: a dead writer's lock
+    else:
+        with open(path, "wb") as f:
+            f.truncate(1 << 30)
+        before = tree(run)
+        r = cli.run("layout", run, "--method", "pca")
+        refused(r, ".projector-tools.lock", "ceiling")
+        assert r["peak_mb"] < 300 and tree(run) == before, r["peak_mb"]
+
+
+# ---- audit: a training logdir handed over (train --resume reads its run.json)
+
+@pytest.mark.parametrize("record", ["deep", "huge", "list"])
+def test_train_resume_with_a_hostile_run_json(cli, tmp_path, record):
+    """Deep JSON in run.json ended in 'unexpected RecursionError'; a huge one was read whole."""
+    logdir = tmp_path / "runs"
+    logdir.mkdir()
+    path = logdir / "run.json"
+    if record == "deep":
+        path.write_text("[" * 100_000 + "]" * 100_000)
+    elif record == "list":
+        path.write_text("[1, 2]")
+    else:
+        with open(path, "wb") as f:
+            f.truncate(1 << 30)
+    before = tree(logdir)
+    r = cli.run("train", "--logdir", logdir, "--resume")
+    refused(r, "run.json")
+    assert r["peak_mb"] < 300 and tree(logdir) == before, r["peak_mb"]
+
+
+# ---- audit: an aclImdb folder or archive from someone else (train --data-dir)
+
+def _acl(root):
+    for split in ("train", "test"):
+        for label in ("pos", "neg"):
+            (root / split / label).mkdir(parents=True)
+            (root / split / label / "0_7.txt").write_text("a good movie")
+    return root
+
+
+@pytest.mark.parametrize("review", ["fifo", "huge", "symlink", "tar"])
+def test_train_on_a_hostile_aclimdb(cli, tmp_path, review):
+    """A review that is a FIFO hung ``train`` (past 60 s), one of 2 GiB (sparse) was
+    read whole and tokenized (past 60 s), a symlink to a file outside was read into
+    the run's vocabulary; a tar member inflating past the one-line ceiling is cut off."""
+    import tarfile
+
+    root = _acl(tmp_path / "aclImdb")
+    bad = root / "train" / "pos" / "1_8.txt"
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text(SECRET)
+    data = root
+    if review == "fifo":
+        os.mkfifo(bad)
+    elif review == "huge":
+        with open(bad, "wb") as f:
+            f.truncate(2 << 30)
+    elif review == "symlink":
+        bad.symlink_to(outside / "secret.txt")
+    else:
+        with open(bad, "wb") as f:
+            f.write(b"a" * (64 * MiB))
+        data = tmp_path / "aclImdb_v1.tar.gz"
+        with tarfile.open(data, "w:gz") as tar:
+            tar.add(root, arcname="aclImdb")
+    times = stale(outside)
+    r = cli.run("train", "--logdir", tmp_path / "runs", "--data-dir", data, trace=True)
+    refused(r, "1_8.txt")
+    assert r["peak_mb"] < 300, r["peak_mb"]
+    not_opened(r, times, outside)
+    assert not (tmp_path / "runs").exists()
+
+
+# ---- audit: a run's tensor_path file (a TSV of floats TensorBoard serves)
+
+def test_tensor_path_tsv_is_parsed_within_budgets(cli, tmp_path):
+    """doctor parsed a 200 MB tensor TSV into Python floats: 2.2 GB peak, 27 s.
+    Now numpy parses it from bytes read within the line budgets; a 256 MiB
+    line is refused while read."""
+    run = _run(tmp_path)
+    with open(run / "big.tsv", "w") as f:
+        f.write(("\t".join(["0.5"] * 100) + "\n") * 500_000)
+    _add_to_entry(run, 'tensor_path: "big.tsv"')
+    r = cli.run("doctor", run)
+    assert r["status"] in (0, 1) and "Traceback" not in r["stderr"], r
+    assert "500,000 rows" in r["stdout"] and r["peak_mb"] < 800, r["peak_mb"]
+    _one_line(run / "big.tsv", b"0.5\t")
+    r = cli.run("neighbors", run, "w1")
+    refused(r, "line longer", "big.tsv")
+    assert r["peak_mb"] < 300, r["peak_mb"]

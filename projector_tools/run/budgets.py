@@ -70,6 +70,13 @@ MAX_NGRAMS = 1 << 22
 #: took minutes); a real config lists a few tensors in well under 100 KB.
 MAX_CONFIG_BYTES = 4 << 20
 
+#: Largest small state file of a run or a source folder read before the tool
+#: writes it again: a ``checkpoint`` state file (TensorFlow's
+#: ``latest_checkpoint`` reads and text-parses it whole: 1 GiB peaked at 6.8 GB;
+#: a real one names a few checkpoints, ~60 bytes each, so 1 MiB holds ~15,000),
+#: a run's lock file (~200 bytes), a training run's ``run.json`` (~2 KB).
+MAX_STATE_BYTES = 1 << 20
+
 
 def check_config_size(path: str) -> None:
     """Refuse a run config over :data:`MAX_CONFIG_BYTES` before it is parsed."""
@@ -278,6 +285,7 @@ def check_token_ids(ids: list[int], rows: int | None, what: str) -> None:
 
 __all__ = [
     "MAX_ASSET_BYTES", "MAX_COUNT_BYTES", "MAX_JSON_BYTES", "MAX_JSON_DEPTH", "MAX_LINE_BYTES", "MAX_NGRAMS",
+    "MAX_STATE_BYTES",
     "check_declared", "check_token_ids", "json_loads", "line_ceiling", "line_too_long",
     "read_capped", "read_dataset", "read_zip_entry", "require_regular", "special_kind",
 ]

@@ -292,7 +292,10 @@ def latest_checkpoint(directory: str) -> str | None:
     """The latest checkpoint prefix in ``directory`` (its ``checkpoint`` file)."""
     import tensorflow as tf
 
+    from projector_tools.run.files import read_state_file
+
     try:
+        read_state_file(directory)  # a FIFO or an oversized state file is refused before TF reads it
         return tf.train.latest_checkpoint(directory)
     except (tf.errors.OpError, ValueError):  # ValueError: a state file naming no path
         return None

@@ -24,6 +24,7 @@ from projector_tools.run.files import (
     is_metadata_file,
     is_sprite_file,
     parse_export_name,
+    read_state_file,
     state_file_text,
     state_listed,
 )
@@ -61,10 +62,10 @@ def previous_prefixes(logdir: str, old_rel: str | None, keep: int) -> list[str]:
     if keep <= 0 or old_rel is None:
         return []
     try:
-        text = fsio.read_text(fsio.join(logdir, STATE_FILENAME))
-    except (fsio.errors().NotFoundError, UnicodeDecodeError):
+        text = read_state_file(logdir)
+    except UnicodeDecodeError:
         return [old_rel]
-    listed = state_listed(text) or [old_rel]
+    listed = state_listed(text or "") or [old_rel]
     listed = [m[0] for m in map(parse_export_name, listed) if m]
     listed = [p for p in listed if checkpoint_files(fsio.join(logdir, p))]
     return listed[-keep:]

@@ -129,11 +129,16 @@ def state_listed(text: str) -> list[str]:
 def read_state_file(directory: str) -> str | None:
     """The text of ``directory``'s state file; None when there is none.
 
-    Raises ``UnicodeDecodeError`` for a state file that is not text.
+    Raises ``UnicodeDecodeError`` for a state file that is not text, and a
+    ``SourceError`` for one that is a FIFO or device, or over
+    ``budgets.MAX_STATE_BYTES``: call it before ``tf.train.latest_checkpoint``,
+    which would block on a FIFO and read and parse any size whole.
     """
+    from projector_tools.run.budgets import MAX_STATE_BYTES
+
     path = fsio.join(directory, STATE_FILENAME)
     try:
-        return fsio.read_text(path)
+        return fsio.read_bytes(path, limit=MAX_STATE_BYTES).decode("utf-8")
     except fsio.errors().NotFoundError:
         return None
 

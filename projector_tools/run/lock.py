@@ -66,7 +66,7 @@ except ImportError:  # not on POSIX: stale locks are taken over by renaming (see
     fcntl = None
 
 from projector_tools import fsio
-from projector_tools.errors import LogdirError
+from projector_tools.errors import LogdirError, SourceError
 
 __all__ = ["LOCK_FILENAME", "RunLock", "run_lock", "read_holder"]
 
@@ -307,21 +307,23 @@ def _default_timeout() -> float:
 
 def _read(path: str) -> tuple[bytes, Holder] | None:
     """(raw bytes, holder) of lock file ``path``; None when there is none."""
+    from projector_tools.run.budgets import MAX_STATE_BYTES, json_loads
+
     g = fsio.gfile()
-    try:
-        raw = fsio.read_bytes(path)
+    try:  # a stranger's run may hold any lock file: 1 GiB was read whole, deep JSON a RecursionError
+        raw = fsio.read_bytes(path, limit=MAX_STATE_BYTES)
     except fsio.errors().NotFoundError:
         return None
     except fsio.errors().OpError as exc:
         raise LogdirError(f"cannot read the lock file {path!r}: {exc}") from exc
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = json_loads(raw, path)
         return raw, Holder(
             host=str(data["host"]), pid=int(data["pid"]), since=float(data["since"]),
             token=str(data["token"]), machine=str(data.get("machine") or ""),
             proc_start=data.get("proc_start"),
         )
-    except (UnicodeDecodeError, ValueError, KeyError, TypeError):
+    except (SourceError, ValueError, KeyError, TypeError):
         # Being written right now, or left empty by a writer that died.
         try:
             since = g.stat(path).mtime_nsec / 1e9

@@ -10,6 +10,8 @@ tensor except optimizer slots. Nothing outside the logdir is read (see
 
 from __future__ import annotations
 
+import codecs
+import io
 import os
 import posixpath
 from typing import Any
@@ -20,7 +22,7 @@ from projector_tools import fsio
 from projector_tools.errors import SourceError
 from projector_tools.run.config import CONFIG_FILENAME
 from projector_tools.run.containment import checkpoint_inside, inside_logdir, require_inside
-from projector_tools.run.files import PLUGIN_ASSETS, STATE_FILENAME, state_paths
+from projector_tools.run.files import PLUGIN_ASSETS, STATE_FILENAME, read_state_file, state_paths
 from projector_tools.run.view import (
     OPTIMIZER_SLOT,
     EmbeddingView,
@@ -43,6 +45,7 @@ def latest_checkpoint_of(directory: str, logdir: str | None = None) -> tuple[str
     if logdir is not None and not inside_logdir(state, logdir):
         return None, f"the 'checkpoint' state file {state!r} leads outside the logdir; not read"
     try:
+        read_state_file(directory)  # a FIFO or an oversized state file: refused before TF reads it
         return tf.train.latest_checkpoint(directory), None
     except tf.errors.NotFoundError:
         return None, None
@@ -60,7 +63,7 @@ def state_file_paths(directory: str, logdir: str | None = None) -> list[str]:
     if logdir is not None and not inside_logdir(path, logdir):
         return []
     try:
-        text = fsio.read_text(path)
+        text = read_state_file(directory) or ""
     except Exception:  # noqa: BLE001
         return []
     return state_paths(text)
@@ -223,15 +226,18 @@ def read_tensor_file(view: RunView, ev: EmbeddingView) -> np.ndarray:
     """A ``tensor_path`` tensor: TSV of floats, else raw float32 with tensor_shape."""
     path = require_inside(resolve_asset(view, ev.tensor_path or ""), view.logdir,
                           f"tensor_path of {ev.name!r}")
-    raw = fsio.read_bytes(path)
-    try:
-        text = raw.decode("utf-8")
+    from projector_tools.run.budgets import MAX_LINE_BYTES, label_lines
+    from projector_tools.run.matrix import MAX_TENSOR_BYTES
+
+    # Within the budgets, parsed by numpy: a 200 MB TSV became Python floats (2.2 GB for doctor).
+    raw = fsio.read_bytes(path, limit=MAX_TENSOR_BYTES, max_line=MAX_LINE_BYTES, max_lines=label_lines(ev.rows))
+    try:  # is it text? decoded a MiB at a time, never held whole as str
+        check = codecs.getincrementaldecoder("utf-8")()
+        for at in range(0, len(raw), 1 << 20):
+            check.decode(raw[at:at + (1 << 20)])
+        check.decode(b"", final=True)
     except UnicodeDecodeError:
         shape = ev.shape or ()
         return np.frombuffer(raw, dtype=np.float32).reshape(shape)
-    rows = [
-        [float(x) for x in line.rstrip("\n").split("\t")]
-        for line in text.split("\n")
-        if line.strip()
-    ]
-    return np.asarray(rows, dtype=np.float32)
+    return np.loadtxt(io.BytesIO(raw), delimiter="\t", dtype=np.float32, comments=None, ndmin=2,
+                      encoding="utf-8")

@@ -29,8 +29,11 @@ import re
 import tarfile
 import time
 
+from projector_tools import fsio
 from projector_tools.errors import SourceError
 from projector_tools.process import voice
+from projector_tools.run.budgets import MAX_LINE_BYTES, read_capped
+from projector_tools.run.containment import inside_logdir
 from projector_tools.training.text_data import Progress, TextData, clean_review
 
 __all__ = ["load_aclimdb", "looks_like_aclimdb"]
@@ -48,6 +51,16 @@ def _find_acl_root(path: str) -> str | None:
 
 def _is_archive(path: str) -> bool:
     return os.path.isfile(path) and path.lower().endswith((".tar.gz", ".tgz", ".tar"))
+
+
+def _read_review(path: str, root: str) -> bytes:
+    """One review file, within the budgets: a FIFO hung ``train`` and a 2 GiB file
+    was read whole (past 60 s); a symlink out of ``root`` would put a file
+    elsewhere into the run's vocabulary and labels."""
+    if not inside_logdir(path, root):
+        raise SourceError(f"review file {path!r} leads outside {root!r} (a symlink); it is not read "
+                          "(copy the file into the folder)")
+    return fsio.read_bytes(path, limit=MAX_LINE_BYTES)
 
 
 def looks_like_aclimdb(path: str) -> bool:
@@ -87,7 +100,7 @@ def load_aclimdb(path: str, progress: Progress = voice.say) -> TextData:
                     if info.isfile() and info.name.endswith(".txt"):
                         f = tar.extractfile(info)
                         if f is not None:
-                            add(info.name, f.read())
+                            add(info.name, read_capped(f, MAX_LINE_BYTES, path, info.name))
         except (tarfile.TarError, OSError, EOFError) as exc:
             raise SourceError(f"{path!r} is not a readable aclImdb tar archive ({exc})") from None
     else:
@@ -103,8 +116,7 @@ def load_aclimdb(path: str, progress: Progress = voice.say) -> TextData:
                 folder = os.path.join(root, split, label)
                 for name in sorted(os.listdir(folder)):
                     if name.endswith(".txt"):
-                        with open(os.path.join(folder, name), "rb") as f:
-                            add(f"{split}/{label}/{name}", f.read())
+                        add(f"{split}/{label}/{name}", _read_review(os.path.join(folder, name), root))
     # Archive order is by folder; keep it (the trainer shuffles).
     return TextData(
         "aclImdb",

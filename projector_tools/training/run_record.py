@@ -22,7 +22,8 @@ import os
 from typing import Any
 
 from projector_tools import fsio
-from projector_tools.errors import LogdirError
+from projector_tools.errors import LogdirError, SourceError
+from projector_tools.run.budgets import MAX_STATE_BYTES, json_loads
 
 RUN_FILE = "run.json"
 CHECKPOINT_DIR = "checkpoints"
@@ -33,11 +34,13 @@ def read_run_file(logdir: str) -> dict[str, Any] | None:
     path = os.path.join(logdir, RUN_FILE)
     if not os.path.isfile(path):
         return None
-    try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (OSError, ValueError) as exc:
-        raise LogdirError(f"{path!r} is not readable ({exc}); it records the run's options") from None
+    try:  # a logdir handed over may hold any run.json: deep JSON was a RecursionError traceback
+        record = json_loads(fsio.read_bytes(path, limit=MAX_STATE_BYTES), path)
+    except SourceError as exc:
+        raise LogdirError(f"{exc}; it records the run's options") from None
+    if not isinstance(record, dict):
+        raise LogdirError(f"{path!r} is not a record of a run's options (a JSON object)")
+    return record
 
 
 def write_run_file(logdir: str, data: dict[str, Any]) -> None:
