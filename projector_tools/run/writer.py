@@ -52,6 +52,7 @@ from typing import Any
 import numpy as np
 
 from projector_tools import fsio
+from projector_tools.run.budgets import MAX_CONFIG_BYTES
 from projector_tools.run.checkpoint import checkpoint_files, read_tensor, write_checkpoint
 from projector_tools.errors import LogdirError
 from projector_tools.run.metadata import Metadata
@@ -228,7 +229,8 @@ def _write_run_locked(
     prefix = fsio.join(logdir, rel_prefix)
     config_path = fsio.join(logdir, CONFIG_FILENAME)
     state_path = fsio.join(logdir, STATE_FILENAME)
-    old_text = fsio.read_text(config_path) if fsio.exists(config_path) else None
+    old_text = (fsio.read_bytes(config_path, limit=MAX_CONFIG_BYTES).decode("utf-8", "replace")
+                if fsio.exists(config_path) else None)
     # what the previous config and state file name stays until the next export
     keep_meta = config_metadata_files(logdir)
     sizes = {config_path: file_size(config_path), state_path: file_size(state_path)}
