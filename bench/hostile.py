@@ -184,7 +184,8 @@ def sweep(work: str, only: list[str], limit: int) -> list[dict]:
             trace = os.path.join(work, "trace.txt")
             r = run_command(argv, trace, limit)
             wrote = []
-            if r["status"] != 0:
+            refused = any(ln.startswith(ERROR) for ln in r["stderr"].splitlines())
+            if r["status"] != 0 and (refused or argv[0] != "doctor"):  # doctor's report may follow repairs
                 if os.path.exists(out):
                     wrote.append(out)
                 wrote += [p for p in watched if snapshot(p) != before[p]]

@@ -78,14 +78,12 @@ def _set_metadata_path(run: str, target: str) -> None:
     open(path, "w").write(text.replace(old, f'  metadata_path: "{target}"'))
 
 
-def _readers(run: str, out: str = "{out}", fix: bool = True, publish: bool = True) -> list[Command]:
+def _readers(run: str, out: str = "{out}") -> list[Command]:
+    """The commands that read a run: those that only read first, then the two that
+    may rewrite it on success (doctor --fix, layout), so each sees the hostile run."""
     cmds = [["doctor", run], ["neighbors", run, "w1"], ["plot", run, "-o", out + ".png"],
-            ["layout", run, "--method", "pca"]]
-    if fix:
-        cmds.append(["doctor", run, "--fix"])
-    if publish:
-        cmds.append(["publish", run, "--out", out])
-    return [Command(c, watch=[run] if c[0] != "doctor" or "--fix" not in c else []) for c in cmds]
+            ["publish", run, "--out", out], ["doctor", run, "--fix"], ["layout", run, "--method", "pca"]]
+    return [Command(c, watch=[run]) for c in cmds]
 
 
 def _export(src: str, *extra: str, expect: str = "any", exported_mb: int = 0) -> Command:
@@ -332,14 +330,14 @@ def _patch_dtype(run: str) -> None:
 def run_cases(c: str, work: str) -> list[Case]:
     cases = []
 
-    def tampered(name: str, tamper: Callable[[str], None], **kw) -> None:
+    def tampered(name: str, tamper: Callable[[str], None]) -> None:
         run = os.path.join(c, name, "logdir", "run")
 
         def build(d):
             _run(os.path.join(d, "logdir", "run"))
             tamper(os.path.join(d, "logdir", "run"))
         cases.append(Case(name, _chain(lambda: _outside(work), _dir_once(os.path.join(c, name), build)),
-                          _readers(run, **kw)))
+                          _readers(run)))
 
     def fifo_metadata(run):
         meta = os.path.join(run, _metadata_name(run))
@@ -380,6 +378,16 @@ def run_cases(c: str, work: str) -> list[Case]:
         entry = (f'embeddings {{\n  tensor_name: "embedding"\n  metadata_path: "{_metadata_name(run)}"\n}}\n')
         open(os.path.join(run, "projector_config.pbtxt"), "w").write(entry * (MAX_CONFIG_BYTES // len(entry)))
     tampered("run-config-just-under-ceiling", repeat_under_ceiling)
+
+    def state_1g(run):
+        with open(os.path.join(run, "checkpoint"), "wb") as f:
+            f.truncate(GIB)
+    tampered("run-checkpoint-state-1g", state_1g)
+
+    def state_fifo(run):
+        os.unlink(os.path.join(run, "checkpoint"))
+        os.mkfifo(os.path.join(run, "checkpoint"))
+    tampered("run-checkpoint-state-fifo", state_fifo)
 
     def one_line_1g(run):
         with open(os.path.join(run, _metadata_name(run)), "wb") as f:
