@@ -25,7 +25,6 @@ smaller sizes in ``make test``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import signal
