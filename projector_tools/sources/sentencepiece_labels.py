@@ -35,10 +35,11 @@ def read_sentencepiece(path: str) -> tuple[tuple[str, ...], tuple[str, ...] | No
 
     from projector_tools.run.budgets import MAX_JSON_BYTES
 
-    model = fsio.read_bytes(path, limit=MAX_JSON_BYTES)  # real SentencePiece models are a few MB
     processor = sentencepiece.SentencePieceProcessor()
-    try:
-        processor.LoadFromSerializedProto(model)
+    try:  # real SentencePiece models are a few MB: refused by size before the read
+        processor.LoadFromSerializedProto(fsio.read_bytes(path, limit=MAX_JSON_BYTES))
+    except SourceError:
+        raise
     except Exception as exc:  # noqa: BLE001 - RuntimeError/OSError/tf NotFoundError alike
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise SourceError(f"{path!r} is not a SentencePiece model the 'sentencepiece' library reads ({first})") from None

@@ -134,10 +134,13 @@ class CliRun:
         for the exit (the test asserts ``limit``)."""
         self.command_pid_at_signal = child_of(self.pid)
         t0 = time.monotonic()
-        if group:
-            os.killpg(self.pid, signal.SIGINT)
-        else:
-            os.kill(self.pid, signal.SIGINT)
+        try:
+            if group:
+                os.killpg(self.pid, signal.SIGINT)
+            else:
+                os.kill(self.pid, signal.SIGINT)
+        except ProcessLookupError:
+            pass  # it ended (and was reaped) just before the signal: its status tells how
         status = self.wait_exit(hang)
         if status is None:
             self.dump_and_kill(f"still alive {hang:.0f} s after SIGINT")
