@@ -255,13 +255,16 @@ def _entry_name(tensor_name: str) -> str:
 def _fix_metadata(view: RunView, vocab: Metadata | None, changed: list[str], notes: list[str]) -> None:
     """Point each entry at labels inside the run, aligned to the tensor's rows."""
     rows_of = {canonical_tensor_name(e.name): e.rows for e in view.embeddings}
+    done: dict[tuple[str, str], str | None] = {}  # a repeated entry is repaired once
     for entry in view.config.embeddings:
         mp = entry.metadata_path
         if not mp or not entry.tensor_name:
             continue
         name = _entry_name(entry.tensor_name)
-        new_rel = _fixed_metadata_path(view, name, mp, rows_of.get(canonical_tensor_name(name)),
-                                       vocab, notes)
+        if (name, mp) not in done:
+            done[(name, mp)] = _fixed_metadata_path(view, name, mp, rows_of.get(canonical_tensor_name(name)),
+                                                    vocab, notes)
+        new_rel = done[(name, mp)]
         if new_rel is not None and new_rel != mp:
             entry.metadata_path = new_rel
             changed.append(f"metadata of {name!r}: {mp} -> {new_rel}")

@@ -67,8 +67,10 @@ MAX_NGRAMS = 1 << 22
 
 #: Largest ``projector_config.pbtxt`` parsed: protobuf's text parser runs at
 #: ~2,000 entries a second on a loaded 2-core machine (200,000 repeated entries
-#: took minutes); a real config lists a few tensors in well under 100 KB.
-MAX_CONFIG_BYTES = 4 << 20
+#: took minutes) and ``doctor --fix`` parses a config five times; a real config
+#: lists a few tensors in well under 100 KB. At 4 MiB (52,000 entries) ``doctor
+#: --fix`` ran past 120 s under strace on a loaded machine; 1 MiB is ~13,000.
+MAX_CONFIG_BYTES = 1 << 20
 
 #: Largest small state file of a run or a source folder read before the tool
 #: writes it again: a ``checkpoint`` state file (TensorFlow's
