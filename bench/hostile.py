@@ -37,6 +37,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import _common  # noqa: E402  (bench/_common.py)
 
 import hostile_inputs as build  # noqa: E402  (bench/hostile_inputs.py)
+from tests.helpers.hostile_checks import tree  # noqa: E402  (a folder's files: sizes, mtimes)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CLI = [sys.executable, "-m", "projector_tools.cli"]
@@ -123,16 +124,6 @@ def opened_outside(trace: str, forbidden: list[str]) -> list[str]:
     return sorted(found)
 
 
-def snapshot(path: str) -> dict:
-    out = {}
-    for root, dirs, files in os.walk(path):
-        for name in files + dirs:
-            p = os.path.join(root, name)
-            st = os.lstat(p)
-            out[os.path.relpath(p, path)] = (st.st_size, st.st_mtime_ns)
-    return out
-
-
 def judge(case: build.Case, cmd: build.Command, r: dict, wrote: list[str], outside: list[str]) -> list[str]:
     broken = []
     errors = [ln for ln in r["stderr"].splitlines() if ln.startswith(ERROR)]
@@ -179,7 +170,7 @@ def sweep(work: str, only: list[str], limit: int) -> list[dict]:
             os.makedirs(os.path.join(work, "out"))
             argv = [a.format(out=out, work=work) for a in cmd.argv]
             watched = [p.format(work=work) for p in cmd.watch]
-            before = {p: snapshot(p) for p in watched}
+            before = {p: tree(p) for p in watched}
             trace = os.path.join(work, "trace.txt")
             r = run_command(argv, trace, limit)
             wrote = []
@@ -187,7 +178,7 @@ def sweep(work: str, only: list[str], limit: int) -> list[dict]:
             if r["status"] != 0 and (refused or argv[0] != "doctor"):  # doctor's report may follow repairs
                 if os.path.exists(out):
                     wrote.append(out)
-                wrote += [p for p in watched if snapshot(p) != before[p]]
+                wrote += [p for p in watched if tree(p) != before[p]]
             outside = opened_outside(trace, forbidden)
             broken = judge(case, cmd, r, wrote, outside)
             errors = [ln for ln in r["stderr"].splitlines() if ln.startswith(ERROR)]

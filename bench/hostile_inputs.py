@@ -251,17 +251,10 @@ def model_cases(c: str, work: str) -> list[Case]:
         cases.append(Case(name, _once(path, lambda p, legacy=legacy: _h5_sparse(p, legacy)),
                           [_export(path), _export(path, "--max-rows", "10")]))
 
-    def _deep_h5(p):
-        import h5py
+    from tests.helpers.hostile_files import deep_legacy_h5
 
-        with h5py.File(p, "w") as f:
-            f.attrs["model_config"] = "[" * 30_000 + "]" * 30_000
-            g = f.create_group("model_weights/embedding")
-            g.attrs["weight_names"] = [b"embedding/embeddings:0"]
-            g.create_dataset("embedding/embeddings:0", data=np.ones((4, 2), "float32"))
-            f["model_weights"].attrs["layer_names"] = [b"embedding"]
     deep_h5 = os.path.join(c, "deep-config.h5")
-    cases.append(Case("legacy-h5-config-deep-30k", _once(deep_h5, _deep_h5), [_export(deep_h5)]))
+    cases.append(Case("legacy-h5-config-deep-30k", _once(deep_h5, deep_legacy_h5), [_export(deep_h5)]))
 
     st = os.path.join(c, "st-3m", "model.safetensors")
     cases.append(Case("safetensors-3m-sparse", _once(st, _safetensors_sparse),

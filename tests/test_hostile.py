@@ -19,7 +19,7 @@ import pytest
 from tests.helpers.hostile_checks import cli  # noqa: F401  (the fixture)
 from tests.helpers.hostile_checks import (SECRET, YEAR_NS, _bounded, _metadata_file, _point_metadata_at, _run,
                                           holds_secret, not_opened, refused, stale, succeeded, tree)
-from tests.helpers.hostile_files import (gzip_stream, patch_dtype, sparse_safetensors,
+from tests.helpers.hostile_files import (deep_legacy_h5, gzip_stream, patch_dtype, sparse_safetensors,
                                          zip_replacing, zip_with)
 
 READERS = [("doctor",), ("neighbors", "w1"), ("plot", "-o", "{out}/p.png"), ("layout", "--method", "pca")]
@@ -189,14 +189,9 @@ def test_zip_entry_is_cut_at_its_ceiling(tmp_path):
 
 
 def test_legacy_h5_deep_model_config(cli, tmp_path):
-    h5py = pytest.importorskip("h5py")
+    pytest.importorskip("h5py")
     path = tmp_path / "model.h5"
-    with h5py.File(path, "w") as f:
-        f.attrs["model_config"] = "[" * 30_000 + "]" * 30_000
-        g = f.create_group("model_weights/embedding")
-        g.attrs["weight_names"] = [b"embedding/embeddings:0"]
-        g.create_dataset("embedding/embeddings:0", data=np.ones((4, 2), "float32"))
-        f["model_weights"].attrs["layer_names"] = [b"embedding"]
+    deep_legacy_h5(str(path))
     refused(cli.run("export", path, "--logdir", tmp_path / "a"), "nests deeper")
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import struct
 import zipfile
 
@@ -73,6 +72,19 @@ def patch_dtype(index_path: str, new_dtype: int = 99) -> None:
         data[off + size + 1: off + size + 5] = struct.pack("<I", crc)
     assert patched, "no DT_FLOAT entry found to patch"
     open(index_path, "wb").write(bytes(data))
+
+
+def deep_legacy_h5(path: str, depth: int = 30_000) -> None:
+    """A legacy Keras ``.h5`` (one 4 x 2 embedding) whose ``model_config`` JSON nests ``depth`` deep."""
+    import h5py
+    import numpy as np
+
+    with h5py.File(path, "w") as f:
+        f.attrs["model_config"] = "[" * depth + "]" * depth
+        g = f.create_group("model_weights/embedding")
+        g.attrs["weight_names"] = [b"embedding/embeddings:0"]
+        g.create_dataset("embedding/embeddings:0", data=np.ones((4, 2), "float32"))
+        f["model_weights"].attrs["layer_names"] = [b"embedding"]
 
 
 def sparse_safetensors(path: str, rows: int, dims: int) -> None:
