@@ -1,8 +1,21 @@
-"""The one-line refusal of ``projector-tools export``, checked in process."""
+"""``projector-tools export`` checked in process: a success (:func:`export`)
+and the one-line refusal (:func:`one_line_error`)."""
 
 from __future__ import annotations
 
+import contextlib
+import io
+
 from projector_tools.cli import main
+
+
+def export(*argv: str) -> str:
+    """Run `projector-tools export` through cli.main; it must exit 0; return its stderr."""
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = main(["export", *argv])
+    assert code == 0, err.getvalue()
+    return err.getvalue()
 
 
 def one_line_error(tmp_path, capsys, path: str, *extra: str) -> str:

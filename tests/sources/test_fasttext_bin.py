@@ -14,8 +14,6 @@ values are fastText's own reading of the same file (``get_words``,
 
 from __future__ import annotations
 
-import contextlib
-import io
 import struct
 
 import numpy as np
@@ -27,24 +25,16 @@ import fasttext_pybind  # noqa: E402  - shipped with the bindings: getWordVector
 from gensim.models.fasttext import load_facebook_vectors  # noqa: E402
 from gensim.test.utils import datapath  # noqa: E402
 
-from projector_tools.cli import main  # noqa: E402
 from projector_tools.run.metadata import escape_label, parse_projector_tsv  # noqa: E402
 from projector_tools.viewer.tensorboard import TensorBoardServer  # noqa: E402
 from tests.helpers.projector_checks import assert_run_serves  # noqa: E402
-from tests.helpers.export_errors import one_line_error
+from tests.helpers.export_errors import export, one_line_error
 
 CORPUS = (b"the king and the queen caf\xc3\xa9 na\xc3\xafve \xe6\x97\xa5\xe6\x9c\xac "
           b"clich\xe9s ladr\xf3n the of a city cities\n") * 40
 SHIPPED = {"crime": "crime-and-punishment.bin", "lee_v11": "lee_fasttext_new.bin",
            "supervised_latin1": "pang_lee_polarity_fasttext.bin"}
 
-
-def export(*argv: str) -> str:
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-        code = main(["export", *argv])
-    assert code == 0, err.getvalue()
-    return err.getvalue()
 
 
 def fasttext_reading(path: str):

@@ -4,8 +4,6 @@ weights written by ``safetensors``, the run served by a real TensorBoard."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 
 import numpy as np
 import pytest
@@ -16,16 +14,10 @@ from safetensors.numpy import save_file  # noqa: E402
 from projector_tools.cli import main  # noqa: E402
 from projector_tools.run.metadata import escape_label, parse_projector_tsv  # noqa: E402
 from tests.helpers.projector_checks import assert_run_serves  # noqa: E402
+from tests.helpers.export_errors import export  # noqa: E402
 
 TEXT = "the cat sat on the mat. the dog ate the café crème. naïve résumé, 日本語 the end.\n" * 30
 
-
-def export(*argv: str) -> str:
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-        code = main(["export", *argv])
-    assert code == 0, err.getvalue()
-    return err.getvalue()
 
 
 def test_tokenizer_model_labels_rows_by_piece(tmp_path, tensorboard):

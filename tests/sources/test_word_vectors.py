@@ -26,8 +26,6 @@ Every expected matrix is gensim's own reading of the same file
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 import subprocess
 import sys
@@ -39,12 +37,11 @@ gensim = pytest.importorskip("gensim", reason="pip install gensim (the 'test' ex
 from gensim.models import KeyedVectors  # noqa: E402
 from gensim.test.utils import datapath  # noqa: E402
 
-from projector_tools.cli import main  # noqa: E402
 from projector_tools.run.metadata import parse_projector_tsv  # noqa: E402
 from projector_tools.viewer.tensorboard import TensorBoardServer  # noqa: E402
 from tests.helpers import REPO_ROOT  # noqa: E402
 from tests.helpers.projector_checks import assert_run_serves  # noqa: E402
-from tests.helpers.export_errors import one_line_error
+from tests.helpers.export_errors import export, one_line_error
 
 TOKENS = ["king", "queen", "café", "日本", "don't", "<br", "naïve", "the"]
 
@@ -54,14 +51,6 @@ def gensim_vectors(tokens, dims=6, seed=7) -> KeyedVectors:
     kv.add_vectors(tokens, np.random.default_rng(seed).standard_normal((len(tokens), dims), dtype=np.float32))
     return kv
 
-
-def export(*argv: str) -> str:
-    """Run `projector-tools export` through cli.main; return its stderr."""
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-        code = main(["export", *argv])
-    assert code == 0, err.getvalue()
-    return err.getvalue()
 
 
 @pytest.fixture(scope="module")
