@@ -17,6 +17,10 @@ from tests.test_concurrency import forkserver, read_once  # noqa: F401 - the fix
 
 EXPORTS = 400  # at most: the writer stops once doctor has run DOCTORS times beside it
 DOCTORS = 4
+# Seconds between two of the writer's exports, as an epoch passes between a training
+# loop's: with none, the writer took the lock again within a millisecond of releasing
+# it, and one doctor --fix in a fresh clone waited out its 30 s for the lock (exit 2).
+PAUSE = 0.02
 
 
 @pytest.mark.slow
@@ -28,7 +32,7 @@ def test_doctor_fix_racing_export_sees_and_leaves_whole_exports(tmp_path, forkse
                       metadata=export_loop.export_number(0, 100)[1])
     go, stop, results = forkserver.Event(), forkserver.Event(), forkserver.Queue()
     writer = forkserver.Process(target=export_loop.export_n_times,
-                                args=(run_dir, 10_000, EXPORTS, go, results, None, stop), daemon=True)
+                                args=(run_dir, 10_000, EXPORTS, go, results, None, stop, PAUSE), daemon=True)
     writer.start()
     outcomes, problems, doctors = {}, [], []
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
