@@ -186,8 +186,9 @@ def read_bytes(path: str, *, max_line: int | None = None, max_lines: int | None 
 
     require_regular(path)
     try:
-        if limit is not None and gfile().stat(path).length > limit:
-            raise over_ceiling(path, gfile().stat(path).length, limit)
+        size = gfile().stat(path).length if limit is not None else 0
+        if limit is not None and size > limit:
+            raise over_ceiling(path, size, limit)
         with gfile().GFile(path, "rb") as f:
             if max_line is not None:
                 return _read_lines_within(f, path, max_line, max_lines)
